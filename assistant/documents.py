@@ -1,0 +1,246 @@
+"""Documents: loading text files and parsing the FRUS layout into spans.
+
+A FRUS document as the seed and ``shared/corpus/frus1941`` lay it out::
+
+    311.6121 Gorin, M. N./44: Telegram          <- file number: document kind
+
+    The Acting Secretary of State to the ...     <- heading: sender "to" recipient
+
+    Washington, December 7, 1941—4 p.m.          <- optional dateline ([Translation] may precede)
+
+    352. Your 573 [574], March 23, ...           <- body paragraphs (telegram number leads)
+
+    Welles                                       <- signature
+
+    Notes:                                       <- optional footnotes, one per line
+    [54] Not printed.
+
+Every field, paragraph and sentence is a span into ``Document.text``, the file's
+text exactly as read, so a citation can always be checked against its source.
+Plain ``.txt``/``.md`` files without that layout are paragraphs and sentences only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.errors import UserError
+from assistant.sentences import split_sentences
+from assistant.spans import Span, span_of
+
+TEXT_SUFFIXES = (".txt", ".md")
+XML_SUFFIXES = (".xml",)
+
+MONTHS = (
+    "January February March April May June July August September October November December"
+).split()
+_MONTH = "|".join(MONTHS)
+_DATE = re.compile(rf"\b(?P<month>{_MONTH})\s+(?P<day>\d{{1,2}}),?\s+(?P<year>\d{{4}})\b")
+_BLOCK = re.compile(r"[^\n]+(?:\n[ \t]*[^\s][^\n]*)*")  # lines up to a blank line
+_FILE_LINE = re.compile(r"^\d{3}(?:\.\d+)?\b[^\n]*$")
+_KIND = re.compile(r":\s+(?P<kind>[A-Za-z][A-Za-z ]*)$")
+_TELEGRAM_NUMBER = re.compile(r"^(?P<n>\d{1,5})\.\s")
+_NOTE = re.compile(r"^\[\d+\]\s")
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    index: int
+    start: int
+    end: int
+    text: str
+    section: str  # "header" | "body" | "signature" | "notes"
+
+
+@dataclass(frozen=True)
+class Sentence:
+    start: int
+    end: int
+    text: str
+    paragraph: int
+
+
+@dataclass
+class Document:
+    doc_id: str
+    source: str
+    text: str
+    title: str = ""
+    date: str | None = None  # ISO yyyy-mm-dd when the document states it
+    fields: dict[str, Span] = field(default_factory=dict)
+    paragraphs: list[Paragraph] = field(default_factory=list)
+    sentences: list[Sentence] = field(default_factory=list)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+# --- loading ---------------------------------------------------------------------------
+
+
+def read_text(path: Path) -> str:
+    """The file's text; a clear UserError for a missing, binary or non-UTF-8 file."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"no such file or folder: {path}") from None
+    except IsADirectoryError:
+        raise UserError(f"expected a file, got a folder: {path}") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    if b"\x00" in data:
+        raise UserError(f"not a text file (binary content): {path}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"not UTF-8 text: {path} (invalid byte at offset {exc.start})") from None
+
+
+def document_files(paths: list[Path]) -> list[Path]:
+    """The document files named by ``paths`` (files, or folders searched recursively)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES + XML_SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+            if not inside:
+                raise UserError(f"no .txt, .md or .xml documents in folder: {path}")
+            found.extend(inside)
+        elif path.exists():
+            found.append(path)
+        else:
+            raise UserError(f"no such file or folder: {path}")
+    return found
+
+
+def load_file(path: Path) -> list[Document]:
+    """One file's documents: a text file is one document, a FRUS TEI volume many."""
+    if path.suffix.lower() in XML_SUFFIXES:
+        from assistant.tei import load_tei  # only XML needs the TEI reader
+
+        return load_tei(path)
+    text = read_text(path)
+    return [parse_document(text, doc_id=path.stem, source=str(path.resolve()))]
+
+
+def load_documents(paths: list[Path]) -> list[Document]:
+    docs = [doc for p in document_files(paths) for doc in load_file(p)]
+    seen: dict[str, str] = {}
+    for doc in docs:
+        if doc.doc_id in seen and seen[doc.doc_id] != doc.source:
+            raise UserError(f"two documents share the id {doc.doc_id!r}: {seen[doc.doc_id]} and {doc.source}")
+        seen[doc.doc_id] = doc.source
+    return docs
+
+
+# --- parsing ---------------------------------------------------------------------------
+
+
+def parse_document(text: str, doc_id: str, source: str, date: str | None = None) -> Document:
+    doc = Document(doc_id=doc_id, source=source, text=text, date=date)
+    blocks = [span_of(text, m.start(), m.end()) for m in _BLOCK.finditer(text)]
+    blocks = [b for b in blocks if b.text]
+    sections = ["body"] * len(blocks)
+
+    i = 0
+    if blocks and "\n" not in blocks[0].text and _FILE_LINE.match(blocks[0].text):
+        line = blocks[0]
+        kind = _KIND.search(line.text)
+        if kind:
+            doc.fields["file_number"] = Span(line.start, line.start + kind.start(), line.text[: kind.start()])
+            k0 = line.start + kind.start("kind")
+            doc.fields["kind"] = Span(k0, line.end, text[k0 : line.end])
+        else:
+            doc.fields["file_number"] = line
+        sections[0] = "header"
+        i = 1
+        if i < len(blocks) and "\n" not in blocks[i].text:
+            _parse_heading(doc, blocks[i])
+            sections[i] = "header"
+            i += 1
+        while i < len(blocks) and blocks[i].text.startswith("[Translation]"):
+            sections[i] = "header"
+            i += 1
+        if i < len(blocks) and _is_dateline(blocks[i].text):
+            doc.fields["dateline"] = blocks[i]
+            sections[i] = "header"
+            i += 1
+    elif blocks:
+        first = blocks[0].text.split("\n", 1)[0]
+        doc.title = first.lstrip("#").strip()
+
+    # Footnotes: from a "Notes:" block to the end, one paragraph per note line.
+    notes_at = next((j for j in range(i, len(blocks)) if blocks[j].text.startswith("Notes:")), len(blocks))
+    body_end = notes_at
+    if body_end - 1 >= i and _is_signature(blocks[body_end - 1].text) and body_end - 1 > i:
+        doc.fields["signature"] = blocks[body_end - 1]
+        sections[body_end - 1] = "signature"
+
+    paragraphs: list[tuple[Span, str]] = [(b, s) for b, s in zip(blocks[:notes_at], sections[:notes_at])]
+    for b in blocks[notes_at:]:
+        offset = b.start
+        for line in b.text.split("\n"):
+            span = span_of(text, offset, offset + len(line))
+            offset += len(line) + 1
+            if span.text and span.text != "Notes:":
+                paragraphs.append((span, "notes"))
+
+    for index, (span, section) in enumerate(paragraphs):
+        doc.paragraphs.append(Paragraph(index, span.start, span.end, span.text, section))
+        if section in ("body", "notes"):
+            for s in split_sentences(text, span.start, span.end):
+                doc.sentences.append(Sentence(s.start, s.end, s.text, index))
+
+    first_body = next((p for p in doc.paragraphs if p.section == "body"), None)
+    if first_body is not None and "kind" in doc.fields and "telegram" in doc.fields["kind"].text.lower():
+        m = _TELEGRAM_NUMBER.match(first_body.text)
+        if m:
+            doc.fields["telegram_number"] = Span(first_body.start, first_body.start + m.end("n"), m.group("n"))
+
+    if doc.date is None and "dateline" in doc.fields:
+        m = _DATE.search(doc.fields["dateline"].text)
+        if m:
+            doc.date = f"{int(m['year']):04d}-{MONTHS.index(m['month']) + 1:02d}-{int(m['day']):02d}"
+    return doc
+
+
+def _parse_heading(doc: Document, heading: Span) -> None:
+    """Heading → title, sender and recipient ("A (Name) to B", "Memorandum …, by A")."""
+    doc.fields["heading"] = heading
+    doc.title = heading.text
+    t = heading.text
+    by = re.search(r",? by (?=the |Mr\. |[A-Z])", t)
+    if by and " to " not in t[: by.start()]:
+        s0 = by.end()
+        doc.fields["sender"] = Span(heading.start + s0, heading.end, t[s0:])
+        return
+    # "The Minister to Uruguay (Dawson) to the Secretary": split after the sender's "(Name)".
+    paren = t.find(")")
+    to = t.find(" to ", paren if paren >= 0 else 0)
+    if to < 0 and paren >= 0:
+        to = t.find(" to ")
+    if to > 0:
+        doc.fields["sender"] = Span(heading.start, heading.start + to, t[:to])
+        r0 = to + len(" to ")
+        doc.fields["recipient"] = Span(heading.start + r0, heading.end, t[r0:])
+
+
+def _is_dateline(t: str) -> bool:
+    return "\n" not in t and len(t) <= 200 and bool(
+        _DATE.search(t) or "[undated]" in t or "[Received" in t
+        or re.search(rf"\b(?:{_MONTH})\s+\d{{1,2}}\b", t)
+    ) and not _TELEGRAM_NUMBER.match(t)
+
+
+def _is_signature(t: str) -> bool:
+    return (
+        "\n" not in t and len(t) <= 40 and len(t.split()) <= 5 and t[:1].isupper()
+        and (not t.rstrip("]").endswith((".", ":", ",")) or re.search(r"\b[A-Z]\.$", t) is not None)
+    )
