@@ -1,0 +1,65 @@
+"""The Python API: ``Assistant.open(...)`` then ``.ask(question, history)``.
+
+The CLI, the chat page and the eval are thin layers on this class.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Iterator
+
+from assistant.answer import Answer
+from assistant.config import Settings, check_question
+
+
+class Assistant:
+    def __init__(self, index, chain, llm: str | None = None):
+        self.index = index
+        self.chain = chain
+        self.llm = llm
+
+    @classmethod
+    def open(
+        cls,
+        index: str | Path | None = None,
+        collection: str | None = None,
+        llm: str | None = None,
+        k: int = 4,
+        doc_ids: tuple[str, ...] | list[str] = (),
+        date_from: str | None = None,
+        date_to: str | None = None,
+    ) -> "Assistant":
+        from assistant.chain import AnswerChain
+        from assistant.index import open_for_query
+        from assistant.retrieval import Filters, HybridRetriever
+
+        settings = Settings.resolve(index=index, collection=collection)
+        store = open_for_query(settings)
+        retriever = HybridRetriever(
+            index=store, k=k, filters=Filters(tuple(doc_ids), date_from, date_to)
+        )
+        counts = store.counts()
+        subject = "telegram" if counts["documents"] == 1 and _is_telegram(store) else (
+            "document" if counts["documents"] == 1 else "documents")
+        return cls(store, AnswerChain(retriever, subject=subject), llm=llm)
+
+    @property
+    def runnable(self):
+        """The LangChain Runnable: ``invoke``/``stream``/``batch`` over {"question", "history"}."""
+        return self.chain.runnable
+
+    def ask(self, question: str, history: list[Answer] | None = None) -> Answer:
+        question = check_question(question)
+        t0 = time.perf_counter()
+        answer = self.chain.answer(question, list(history or []))
+        return answer.replace(timings_ms={**answer.timings_ms, "total": round((time.perf_counter() - t0) * 1000, 2)})
+
+    def stream(self, question: str, history: list[Answer] | None = None) -> Iterator[Answer]:
+        """Partial ``Answer``s with growing text; the last one is final, with citations."""
+        question = check_question(question)
+        yield from self.runnable.stream({"question": question, "history": list(history or [])})
+
+
+def _is_telegram(store) -> bool:
+    return any("telegram" in (c.text.lower()) for c in store.all_chunks() if c.kind == "kind")

@@ -1,0 +1,187 @@
+"""Hybrid retrieval: dense (Chroma) + BM25 (bm25s), fused by reciprocal rank fusion.
+
+Why both: the dense model finds paraphrases ("demand" for "require"), BM25 finds the
+rare exact words a class asks about (names like "Roszkowski", numbers like "352").
+RRF needs no score calibration between the two. The BM25 index is built from the
+chunks' ``search_text`` and cached beside the index, keyed by the index revision.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document as LCDocument
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from assistant.chunks import Chunk
+from assistant.index import Index
+
+RRF_K = 60
+CANDIDATES = 20  # per leg, before fusion
+
+
+@lru_cache(maxsize=1)
+def stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    import bm25s
+
+    return bm25s.tokenize(texts, stopwords="en", stemmer=stemmer(), show_progress=False, return_ids=False)
+
+
+@dataclass
+class Filters:
+    doc_ids: tuple[str, ...] = ()
+    date_from: str | None = None  # ISO yyyy-mm-dd, inclusive
+    date_to: str | None = None
+
+    def active(self) -> bool:
+        return bool(self.doc_ids or self.date_from or self.date_to)
+
+    def chroma_where(self) -> dict | None:
+        clauses = []
+        if self.doc_ids:
+            clauses.append({"doc_id": {"$in": list(self.doc_ids)}})
+        if self.date_from:
+            clauses.append({"date_int": {"$gte": int(self.date_from.replace("-", ""))}})
+        if self.date_to:
+            clauses.append({"date_int": {"$lte": int(self.date_to.replace("-", ""))}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def admits(self, doc_id: str, date: str | None) -> bool:
+        if self.doc_ids and doc_id not in self.doc_ids:
+            return False
+        if (self.date_from or self.date_to) and not date:
+            return False
+        if self.date_from and date < self.date_from:
+            return False
+        if self.date_to and date > self.date_to:
+            return False
+        return True
+
+
+class Lexicon:
+    """BM25 over the chunks plus document frequencies of stems (for term weighting)."""
+
+    def __init__(self, index: Index):
+        import bm25s
+
+        rev = index.revision()
+        folder = index.cache_dir / "bm25" / f"{index.settings.collection}-{rev}"
+        meta_file = folder / "chunks.json"
+        if meta_file.exists():
+            meta = json.loads(meta_file.read_text())
+            self.bm25 = bm25s.BM25.load(str(folder))
+        else:
+            chunks = index.all_chunks()
+            tokens = tokenize([c.search_text for c in chunks])
+            self.bm25 = bm25s.BM25()
+            if chunks:
+                self.bm25.index(bm25s.tokenize([c.search_text for c in chunks], stopwords="en",
+                                               stemmer=stemmer(), show_progress=False), show_progress=False)
+            df: dict[str, int] = {}
+            for toks in tokens:
+                for t in set(toks):
+                    df[t] = df.get(t, 0) + 1
+            meta = {"ids": [c.id for c in chunks], "doc_ids": [c.doc_id for c in chunks],
+                    "dates": [c.date for c in chunks], "df": df, "n": len(chunks)}
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                if chunks:
+                    self.bm25.save(str(folder))
+                    meta_file.write_text(json.dumps(meta))
+            except OSError:
+                pass  # a read-only index still answers; it rebuilds BM25 each start
+        self.ids: list[str] = meta["ids"]
+        self.doc_ids: list[str] = meta["doc_ids"]
+        self.dates: list[str | None] = meta["dates"]
+        self.df: dict[str, int] = meta["df"]
+        self.n: int = meta["n"]
+
+    def idf(self, stem: str) -> float:
+        import math
+
+        return math.log(1 + (self.n - self.df.get(stem, 0) + 0.5) / (self.df.get(stem, 0) + 0.5))
+
+    def search(self, query: str, k: int, filters: Filters) -> list[tuple[str, float]]:
+        if not self.ids:
+            return []
+        q = tokenize([query])
+        if not q[0]:
+            return []
+        n = len(self.ids) if filters.active() else min(len(self.ids), k)
+        docs, scores = self.bm25.retrieve(q, k=n, show_progress=False)
+        out = []
+        for i, s in zip(docs[0], scores[0]):
+            i = int(i)
+            if s <= 0:
+                break
+            if filters.active() and not filters.admits(self.doc_ids[i], self.dates[i]):
+                continue
+            out.append((self.ids[i], float(s)))
+            if len(out) >= k:
+                break
+        return out
+
+
+class HybridRetriever(BaseRetriever):
+    """Top-k chunks for a question; each LangChain Document carries the chunk and its ranks."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    index: Index
+    k: int = 4
+    filters: Filters = Filters()
+
+    def lexicon(self) -> Lexicon:
+        # Built once per retriever: an Assistant is reopened to see a re-ingested index.
+        if "_lexicon" not in self.__dict__:
+            self.__dict__["_lexicon"] = Lexicon(self.index)
+        return self.__dict__["_lexicon"]
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
+        return [self.to_document(c, info) for c, info in self.search(query)]
+
+    def search(self, query: str) -> list[tuple[Chunk, dict]]:
+        chunks_col = self.index.stores[0]
+        qv = self.index.embeddings.embed_query(query)
+        n = min(CANDIDATES, max(1, chunks_col.count()))
+        dense = chunks_col.query(query_embeddings=[qv], n_results=n, where=self.filters.chroma_where(),
+                                 include=["distances"])
+        dense_ids = dense["ids"][0]
+        dense_sim = {i: 1.0 - d for i, d in zip(dense_ids, dense["distances"][0])}
+        lexical = self.lexicon().search(query, CANDIDATES, self.filters)
+
+        fused: dict[str, dict] = {}
+        for rank, cid in enumerate(dense_ids):
+            fused.setdefault(cid, {})["dense_rank"] = rank + 1
+            fused[cid]["dense_score"] = dense_sim[cid]
+        for rank, (cid, s) in enumerate(lexical):
+            fused.setdefault(cid, {})["bm25_rank"] = rank + 1
+            fused[cid]["bm25_score"] = s
+        for info in fused.values():
+            info["score"] = sum(1.0 / (RRF_K + info[r]) for r in ("dense_rank", "bm25_rank") if r in info)
+        # Ties broken by id so the order never depends on dict or set iteration.
+        top = sorted(fused.items(), key=lambda kv: (-kv[1]["score"], kv[0]))[: self.k]
+        got = chunks_col.get(ids=[cid for cid, _ in top], include=["documents", "metadatas"])
+        records = {i: Chunk.from_record(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
+        return [(records[cid], info) for cid, info in top if cid in records]
+
+    @staticmethod
+    def to_document(chunk: Chunk, info: dict) -> LCDocument:
+        return LCDocument(page_content=chunk.text, id=chunk.id, metadata={"chunk": chunk, **info})
+
+
+def stems(text: str) -> list[str]:
+    """Content stems of a text (BM25's tokenizer: stop words out, Snowball stems)."""
+    return tokenize([text])[0]
