@@ -91,5 +91,9 @@ class Answer:
             "timings_ms": dict(self.timings_ms),
         }
 
+    def __add__(self, later: "Answer") -> "Answer":
+        # Streamed Answers are snapshots, not deltas: the later one supersedes.
+        return later
+
     def replace(self, **changes) -> "Answer":
         return replace(self, **changes)

@@ -63,7 +63,14 @@ class AnswerChain:
         for key, c in unique.items():
             v = vectors.get(key)
             c.dense = float(np.dot(qv, np.asarray(v, dtype=np.float32))) if v is not None else 0.0
-        return extractive.decide(q, candidates, stems), candidates
+        return extractive.decide(q, candidates, stems, fetch_field=self._field_candidate), candidates
+
+    def _field_candidate(self, doc_id: str, kind: str) -> extractive.Candidate | None:
+        """A document's structural field that retrieval did not bring (e.g. its signature)."""
+        chunk = self.retriever.index.field_chunk(doc_id, kind)
+        if chunk is None:
+            return None
+        return extractive.Candidate(chunk, chunk.start, chunk.end, chunk.text, chunk.search_text, rank=self.retriever.k)
 
     def _compose(self, question: str, resolved: str, decision: extractive.Decision, hits) -> Answer:
         passages = tuple(_passage(chunk, info) for chunk, info in hits)

@@ -173,8 +173,17 @@ def parse_document(text: str, doc_id: str, source: str, date: str | None = None)
             sections[i] = "header"
             i += 1
     elif blocks:
-        first = blocks[0].text.split("\n", 1)[0]
-        doc.title = first.lstrip("#").strip()
+        first = blocks[0]
+        if "\n" not in first.text and len(first.text) <= 120 and (
+            first.text.startswith("#") or not first.text.endswith((".", "?", "!"))
+        ):  # a title line ("# Class notes"): a header, not a sentence
+            title = span_of(text, first.start + len(first.text) - len(first.text.lstrip("#")), first.end)
+            doc.fields["heading"] = title
+            doc.title = title.text
+            sections[0] = "header"
+            i = 1
+        else:
+            doc.title = first.text.split("\n", 1)[0][:80]
 
     # Footnotes: from a "Notes:" block to the end, one paragraph per note line.
     notes_at = next((j for j in range(i, len(blocks)) if blocks[j].text.startswith("Notes:")), len(blocks))
@@ -233,7 +242,7 @@ def _parse_heading(doc: Document, heading: Span) -> None:
 
 
 def _is_dateline(t: str) -> bool:
-    return "\n" not in t and len(t) <= 200 and bool(
+    return t.count("\n") <= 1 and len(t) <= 200 and bool(
         _DATE.search(t) or "[undated]" in t or "[Received" in t
         or re.search(rf"\b(?:{_MONTH})\s+\d{{1,2}}\b", t)
     ) and not _TELEGRAM_NUMBER.match(t)

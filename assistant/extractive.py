@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from assistant.chunks import Chunk
 from assistant.documents import MONTHS
@@ -79,10 +80,11 @@ def classify(question: str) -> str:
         return "year"
     if re.search(r"\bhow long\b|\bhow many (years|months|days)\b", q):
         return "duration"
+    if re.search(r"\b(?:telegram|file|document|message|reference) (?:number|no\.?)\b|\bwhat number\b"
+                 r"|\bwhat (?:is|was) the number\b", q):
+        return "number"
     if re.search(r"\bhow many\b|\bhow much\b|\bnumber of\b", q):
         return "count"
-    if re.search(r"\bwhat (?:is|was) the (?:telegram |file |document )?number\b|\bwhat number\b", q):
-        return "number"
     if re.search(r"^\s*(?:on\s+)?(when|what date|what day|on what date|what time)\b", q) or re.search(r"\bwhat dates?\b", q):
         return "when"
     if re.search(r"^\s*(who|whom|whose)\b|\bto whom\b|\bby whom\b|\bwhich (person|official|people|persons)\b", q):
@@ -116,8 +118,15 @@ class Decision:
     reason: str
 
 
+@lru_cache(maxsize=1)
+def generic_stems() -> frozenset[str]:
+    from assistant.retrieval import stems
+
+    return frozenset(stems(" ".join(_QUESTION_WORDS)))
+
+
 def analyze(question: str, lexicon, stems_of) -> Question:
-    generic = set(stems_of(" ".join(_QUESTION_WORDS)))
+    generic = generic_stems()
     stems = [s for s in stems_of(question) if s not in generic]
     seen: list[str] = []
     for s in stems:
@@ -133,7 +142,7 @@ def analyze(question: str, lexicon, stems_of) -> Question:
     return Question(question, classify(question), seen, weights, known, actors, fields)
 
 
-def decide(question: Question, candidates: list[Candidate], stems_of) -> Decision:
+def decide(question: Question, candidates: list[Candidate], stems_of, fetch_field=None) -> Decision:
     total = sum(question.weights.values())
     for c in candidates:
         have = set(stems_of(c.match_text))
@@ -161,6 +170,14 @@ def decide(question: Question, candidates: list[Candidate], stems_of) -> Decisio
         return Decision(True, [], related, None, f"best sentence covers {best.coverage:.2f} of the question")
 
     chosen = [best]
+    if best.chunk.kind in ("sender", "signature") and {"sender", "signature"} <= question.fields:
+        # "Who sent it?": the office in the heading and the name signed belong together.
+        other = "signature" if best.chunk.kind == "sender" else "sender"
+        partner = next((c for c in ranked if c.chunk.doc_id == best.chunk.doc_id and c.chunk.kind == other), None)
+        if partner is None and fetch_field is not None:
+            partner = fetch_field(best.chunk.doc_id, other)
+        if partner is not None:
+            chosen.append(partner)
     for c in fitting[1:]:
         if len(chosen) >= MAX_SENTENCES:
             break

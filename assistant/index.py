@@ -181,6 +181,13 @@ class Index:
         chunks = [Chunk.from_record(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
         return sorted(chunks, key=lambda c: c.id)
 
+    def field_chunk(self, doc_id: str, kind: str) -> Chunk | None:
+        got = self.stores[0].get(where={"$and": [{"doc_id": doc_id}, {"kind": kind}]},
+                                 include=["documents", "metadatas"], limit=1)
+        if not got["ids"]:
+            return None
+        return Chunk.from_record(got["ids"][0], got["documents"][0], got["metadatas"][0])
+
     def counts(self) -> dict:
         chunks, units, docs = self.stores
         return {"documents": docs.count(), "chunks": chunks.count(), "units": units.count()}
@@ -221,6 +228,12 @@ class Index:
                 else:
                     report.updated += 1
 
+        # Mark the whole run pending first: a kill at any point leaves every unfinished
+        # document visibly pending, never a smaller index that looks complete.
+        for i in range(0, len(todo), 1000):
+            part = todo[i : i + 1000]
+            docs_col.upsert(ids=[d.doc_id for d in part], embeddings=[[0.0]] * len(part),
+                            metadatas=[_doc_meta(d, "pending") for d in part])
         bar = _progress(total=sum(len(d.text) for d in todo), enabled=progress and bool(todo))
         with bar:
             for doc_id in gone:
@@ -242,11 +255,6 @@ class Index:
         import numpy as np
 
         ids = [d.doc_id for d in batch]
-        docs_col.upsert(
-            ids=ids, embeddings=[[0.0]] * len(batch),
-            metadatas=[{"sha256": d.sha256, "source": d.source, "title": d.title, "date": d.date or "",
-                        "status": "pending"} for d in batch],
-        )
         chunks_col.delete(where={"doc_id": {"$in": ids}})
         units_col.delete(where={"doc_id": {"$in": ids}})
 
@@ -290,8 +298,7 @@ class Index:
             )
         docs_col.upsert(
             ids=ids, embeddings=[[0.0]] * len(batch),
-            metadatas=[{"sha256": d.sha256, "source": d.source, "title": d.title, "date": d.date or "",
-                        "status": "complete", "chunks": sum(1 for c in chunks if c.doc_id == d.doc_id)}
+            metadatas=[_doc_meta(d, "complete", chunks=sum(1 for c in chunks if c.doc_id == d.doc_id))
                        for d in batch],
         )
 
@@ -327,6 +334,11 @@ class Index:
         bm25 = self.cache_dir / "bm25"
         if bm25.exists():
             shutil.rmtree(bm25, ignore_errors=True)
+
+
+def _doc_meta(doc: Document, status: str, **extra) -> dict:
+    return {"sha256": doc.sha256, "source": doc.source, "title": doc.title, "date": doc.date or "",
+            "status": status, **extra}
 
 
 def _unit_id(key: tuple[str, int, int]) -> str:

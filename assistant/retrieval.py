@@ -116,7 +116,10 @@ class Lexicon:
     def search(self, query: str, k: int, filters: Filters) -> list[tuple[str, float]]:
         if not self.ids:
             return []
-        q = tokenize([query])
+        from assistant.extractive import generic_stems
+
+        # Question words ("what", "telegram", "say") match every passage alike: leave them out.
+        q = [[t for t in tokenize([query])[0] if t not in generic_stems()]]
         if not q[0]:
             return []
         n = len(self.ids) if filters.active() else min(len(self.ids), k)

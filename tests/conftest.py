@@ -1,0 +1,73 @@
+"""Shared fixtures. User state (index folders, feedback files) lives in temp dirs only.
+
+The index over the seed telegram is built once per session with the real model and a
+real Chroma (PersistentClient in a temp folder); tests that change an index make
+their own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["ANONYMIZED_TELEMETRY"] = "False"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+os.environ.pop("ASSISTANT_CHROMA_URL", None)
+os.environ.pop("ASSISTANT_LLM", None)
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SEED_FILE = next(SEEDS.glob("*.txt"))
+CORPUS = ROOT.parent / "shared" / "corpus" / "frus1941"
+CLI = [sys.executable, "-m", "assistant.cli"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_user_state(tmp_path_factory):
+    """No test reads or writes the developer's own index."""
+    home = tmp_path_factory.mktemp("user-state")
+    old = os.environ.get("ASSISTANT_INDEX_DIR")
+    os.environ["ASSISTANT_INDEX_DIR"] = str(home / "default-index")
+    yield home
+    if old is None:
+        os.environ.pop("ASSISTANT_INDEX_DIR", None)
+    else:
+        os.environ["ASSISTANT_INDEX_DIR"] = old
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    return SEED_FILE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def telegram_index(tmp_path_factory) -> Path:
+    """An index of seeds/ built once for the session (read-only for tests)."""
+    from assistant.config import Settings
+    from assistant.index import Index
+
+    path = tmp_path_factory.mktemp("telegram-index")
+    Index(Settings.resolve(index=path)).ingest([SEEDS], progress=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def assistant(telegram_index):
+    from assistant import Assistant
+
+    return Assistant.open(index=telegram_index)
+
+
+@pytest.fixture()
+def seeds_copy(tmp_path) -> Path:
+    """A writable copy of seeds/ for tests that change documents."""
+    dst = tmp_path / "docs"
+    shutil.copytree(SEEDS, dst)
+    return dst

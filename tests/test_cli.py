@@ -1,0 +1,75 @@
+"""The ``assistant`` command as a user runs it: a real subprocess each time."""
+
+import json
+import subprocess
+
+import pytest
+
+from conftest import CLI, ROOT, SEED_FILE
+
+
+def run(args, cwd=ROOT, stdin=None, env=None):
+    return subprocess.run(CLI + args, cwd=cwd, input=stdin, capture_output=True, text=True, timeout=300, env=env)
+
+
+def assert_one_line_error(proc, *words):
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    for w in words:
+        assert w in lines[0]
+
+
+def test_empty_and_too_long_questions(tmp_path):
+    assert_one_line_error(run(["ask", "   ", "--index", str(tmp_path)]), "empty question")
+    assert_one_line_error(run(["ask", "x" * 2001, "--index", str(tmp_path)]), "too long", "2001")
+    assert not any(tmp_path.iterdir())  # nothing was created for a bad question
+
+
+def test_bad_files_name_the_input(tmp_path):
+    binary = tmp_path / "scan.txt"
+    binary.write_bytes(b"\x89PNG\x00\x00")
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("Gorin est libéré".encode("latin-1"))
+    ix = str(tmp_path / "ix")
+    assert_one_line_error(run(["ingest", str(tmp_path / "missing.txt"), "--index", ix]), "missing.txt")
+    assert_one_line_error(run(["ingest", str(binary), "--index", ix]), "binary", "scan.txt")
+    assert_one_line_error(run(["ingest", str(latin), "--index", ix]), "UTF-8", "latin.txt")
+
+
+def test_unreadable_index(tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "chroma.sqlite3").write_bytes(b"garbage" * 1000)
+    assert_one_line_error(run(["ask", "Who signed this telegram?", "--index", str(broken)]), str(broken))
+    assert (broken / "chroma.sqlite3").read_bytes() == b"garbage" * 1000  # left as it was
+
+
+@pytest.mark.slow
+def test_ask_json_and_chat(telegram_index):
+    proc = run(["ask", "What did the Judge require?", "--json", "--index", str(telegram_index)])
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads(proc.stdout)
+    assert d["question"] == "What did the Judge require?" and d["abstained"] is False
+    rel = str(SEED_FILE.relative_to(ROOT))
+    for c in d["citations"]:
+        assert c["source"] == rel  # relative to the current directory
+        assert SEED_FILE.read_text(encoding="utf-8")[c["start"] : c["end"]] == c["quote"]
+
+    chat = run(["chat", "--json", "--index", str(telegram_index)],
+               stdin="Who sent this telegram?\n\nWhat was his title?\nIn what year was this sent?\n")
+    assert chat.returncode == 0, chat.stderr
+    answers = [json.loads(line) for line in chat.stdout.splitlines()]
+    assert len(answers) == 3
+    assert "Welles" in answers[1]["resolved_question"]
+    assert answers[2]["abstained"] is True
+
+
+@pytest.mark.slow
+def test_first_ask_ingests_seeds_with_a_notice(tmp_path):
+    proc = run(["ask", "Who signed this telegram?", "--index", str(tmp_path / "new")])
+    assert proc.returncode == 0, proc.stderr
+    notes = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(notes) == 1 and notes[0].startswith("note: no index") and "seeds/" in notes[0]
+    assert "Welles" in proc.stdout
