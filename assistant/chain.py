@@ -37,16 +37,16 @@ class AnswerChain:
         t1 = time.perf_counter()
         hits = self.retriever.search(resolved)
         t2 = time.perf_counter()
-        decision, candidates = self._decide(resolved, hits)
+        decision, candidates = self._decide(resolved, hits, primary=question)
         answer = self._compose(question, resolved, decision, hits)
         t3 = time.perf_counter()
         timings = {"resolve": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000, "answer": (t3 - t2) * 1000,
                    "total": (t3 - t0) * 1000}
         return answer.replace(timings_ms={k: round(v, 2) for k, v in timings.items()})
 
-    def _decide(self, question: str, hits) -> tuple[extractive.Decision, list[extractive.Candidate]]:
+    def _decide(self, question: str, hits, primary: str | None = None):
         lexicon = self.retriever.lexicon()
-        q = extractive.analyze(question, lexicon, stems)
+        q = extractive.analyze(question, lexicon, stems, primary=primary)
         candidates: list[extractive.Candidate] = []
         for rank, (chunk, _info) in enumerate(hits):
             for s, e in chunk.sentences:
@@ -63,7 +63,41 @@ class AnswerChain:
         for key, c in unique.items():
             v = vectors.get(key)
             c.dense = float(np.dot(qv, np.asarray(v, dtype=np.float32))) if v is not None else 0.0
-        return extractive.decide(q, candidates, stems, fetch_field=self._field_candidate), candidates
+        return extractive.decide(q, candidates, stems, fetch_field=self._field_candidate,
+                                 similar=self._word_similarity, previous=self._previous_sentence,
+                                 central=self._central_sentences), candidates
+
+    def _previous_sentence(self, c: extractive.Candidate) -> extractive.Candidate | None:
+        unit = self.retriever.index.unit_before(c.chunk.doc_id, c.start)
+        if unit is None or unit["kind"] != c.chunk.kind:
+            return None
+        chunk = self.retriever.index.chunk_containing(c.chunk.doc_id, unit["start"], unit["end"])
+        if chunk is None:
+            return None
+        text = chunk.text[unit["start"] - chunk.start : unit["end"] - chunk.start]
+        return extractive.Candidate(chunk, unit["start"], unit["end"], text, text, rank=c.rank)
+
+    def _central_sentences(self, doc_id: str, n: int) -> list[extractive.Candidate]:
+        out = []
+        for start, end in self.retriever.index.central_units(doc_id, n):
+            chunk = self.retriever.index.chunk_containing(doc_id, start, end)
+            if chunk is not None:
+                text = chunk.text[start - chunk.start : end - chunk.start]
+                out.append(extractive.Candidate(chunk, start, end, text, text, rank=0))
+        return out
+
+    def _word_similarity(self, word: str, text: str) -> float:
+        """Cosine of ``word`` with the closest word of ``text`` (word vectors cached per process)."""
+        words = sorted({w.lower() for w in re.findall(r"[A-Za-z]{3,}", text)})
+        if not words:
+            return 0.0
+        cache = self.__dict__.setdefault("_word_vectors", {})
+        missing = [w for w in [word, *words] if w not in cache]
+        if missing:
+            for w, v in zip(missing, self.retriever.index.embeddings.embed_documents(missing)):
+                cache[w] = np.asarray(v, dtype=np.float32)
+        q = cache[word]
+        return max(float(np.dot(q, cache[w])) for w in words)
 
     def _field_candidate(self, doc_id: str, kind: str) -> extractive.Candidate | None:
         """A document's structural field that retrieval did not bring (e.g. its signature)."""

@@ -17,17 +17,18 @@ from dataclasses import dataclass
 
 from assistant.documents import Document
 
-CHUNKER_VERSION = "windows-v1"
+CHUNKER_VERSION = "windows-v2"
 MAX_WINDOW_CHARS = 700
 MAX_WINDOW_SENTENCES = 3
 
 # What each header field is, in the words people ask with. "{v}" is the verbatim field.
 FIELD_DESCRIPTIONS = {
     "sender": "Sent by {v} (the sender, author, writer; from whom; his title and position{signed}).",
-    "recipient": "Sent to {v} (the recipient, addressee; to whom it was addressed).",
+    "recipient": "Sent to {v} (the recipient, addressee; to whom it was addressed; who received it).",
     "signature": "Signed {v} (the signature; who signed it; the name of the sender{sender}).",
     "file_number": "File number {v} (the State Department decimal file reference of this document).",
     "telegram_number": "Telegram number {v} (the number of this telegram).",
+    "reply_to": "In reply to {v} (the earlier telegram this one answers, replies to and refers to).",
     "dateline": "Dated {v} (the date, time and place it was sent).",
     "kind": "Document type: {v} (what kind of document this is).",
 }

@@ -29,6 +29,10 @@ app = typer.Typer(
 
 IndexOpt = typer.Option(None, "--index", help="Index folder (default: $ASSISTANT_INDEX_DIR or .index/).")
 CollectionOpt = typer.Option(None, "--collection", help="Collection name (default: telegram).")
+DocOpt = typer.Option(None, "--doc", help="Search only this document (its id, see `assistant collections "
+                      "--collection NAME`); repeat for several.")
+FromOpt = typer.Option(None, "--from", help="Only documents dated on or after YYYY-MM-DD (undated ones are left out).")
+ToOpt = typer.Option(None, "--to", help="Only documents dated on or before YYYY-MM-DD (undated ones are left out).")
 
 
 def _err(message: str) -> None:
@@ -83,13 +87,18 @@ def ask(
     index: Optional[Path] = IndexOpt,
     collection: Optional[str] = CollectionOpt,
     k: int = typer.Option(4, "-k", min=1, max=50, help="Passages retrieved."),
+    doc: Optional[List[str]] = DocOpt,
+    date_from: Optional[str] = FromOpt,
+    date_to: Optional[str] = ToOpt,
 ) -> None:
     """Answer one question from the indexed documents."""
     from assistant.api import Assistant
     from assistant.config import check_question
 
     check_question(question)  # before loading anything
-    assistant = Assistant.open(index=index, collection=collection, k=k)
+    filters = _filters(doc, date_from, date_to)
+    assistant = Assistant.open(index=index, collection=collection, k=k, **filters)
+    _check_doc_ids(assistant, filters["doc_ids"])
     _print_answer(assistant.ask(question), as_json)
 
 
@@ -99,11 +108,16 @@ def chat(
     index: Optional[Path] = IndexOpt,
     collection: Optional[str] = CollectionOpt,
     k: int = typer.Option(4, "-k", min=1, max=50, help="Passages retrieved."),
+    doc: Optional[List[str]] = DocOpt,
+    date_from: Optional[str] = FromOpt,
+    date_to: Optional[str] = ToOpt,
 ) -> None:
     """A conversation: one question per line on stdin; follow-ups use the history."""
     from assistant.api import Assistant
 
-    assistant = Assistant.open(index=index, collection=collection, k=k)
+    filters = _filters(doc, date_from, date_to)
+    assistant = Assistant.open(index=index, collection=collection, k=k, **filters)
+    _check_doc_ids(assistant, filters["doc_ids"])
     interactive = sys.stdin.isatty()
     history = []
     while True:
@@ -123,6 +137,147 @@ def chat(
         history.append(answer)
         _print_answer(answer, as_json)
         sys.stdout.flush()
+
+
+# --- collections and search filters (--doc, --from, --to) ---------------------------
+
+
+def _iso_date(value: str | None, flag: str) -> str | None:
+    if value is None:
+        return None
+    import datetime
+
+    try:
+        return datetime.date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise UserError(f"invalid {flag} date {value!r}: use YYYY-MM-DD, e.g. 1941-12-08") from None
+
+
+def _filters(doc: list[str] | None, date_from: str | None, date_to: str | None) -> dict:
+    """The search filters for ``Assistant.open``, checked before anything is loaded."""
+    start, end = _iso_date(date_from, "--from"), _iso_date(date_to, "--to")
+    if start and end and start > end:
+        raise UserError(f"--from {start} is after --to {end}: nothing can match")
+    doc_ids = tuple(dict.fromkeys(d.strip() for d in (doc or ()) if d.strip()))
+    return {"doc_ids": doc_ids, "date_from": start, "date_to": end}
+
+
+def _check_doc_ids(assistant, doc_ids: tuple[str, ...]) -> None:
+    """A --doc that names no document of the collection is a mistake, not an empty search."""
+    if not doc_ids:
+        return
+    import difflib
+
+    known = sorted(assistant.index.manifest())
+    for doc_id in doc_ids:
+        if doc_id not in known:
+            # "d180" for "frus1941v06_d180": ids from a TEI volume are prefixed with the volume.
+            close = [k for k in known if k.endswith(f"_{doc_id}")][:3] or difflib.get_close_matches(
+                doc_id, known, n=3, cutoff=0.6)
+            name = assistant.index.settings.collection
+            hint = f"did you mean {', '.join(close)}?" if close else f"list them: assistant collections --collection {name}"
+            raise UserError(f"no document {doc_id!r} in collection {name!r}; {hint}")
+
+
+def _collection_rows(client) -> list[dict]:
+    """Every assistant collection (a NAME with NAME.units and NAME.docs beside it) and its counts."""
+    names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+    rows = []
+    for name in sorted(n for n in names if f"{n}.docs" in names and f"{n}.units" in names):
+        manifest = client.get_collection(f"{name}.docs", embedding_function=None).get(include=["metadatas"])
+        statuses = [m.get("status") for m in manifest["metadatas"]]
+        chunks = client.get_collection(name, embedding_function=None)
+        rows.append({
+            "collection": name,
+            "documents": sum(1 for s in statuses if s == "complete"),
+            "incomplete": sum(1 for s in statuses if s != "complete"),
+            "chunks": chunks.count(),
+            "embedding_model": (chunks.metadata or {}).get("embedding_model"),
+        })
+    return rows
+
+
+def _document_rows(client, name: str) -> list[dict]:
+    manifest = client.get_collection(f"{name}.docs", embedding_function=None).get(include=["metadatas"])
+    rows = [
+        {"doc_id": i, "date": m.get("date") or None, "title": m.get("title", ""), "chunks": m.get("chunks"),
+         "status": m.get("status"), "source": m.get("source", "")}
+        for i, m in zip(manifest["ids"], manifest["metadatas"])
+    ]
+    return sorted(rows, key=lambda r: (r["date"] or "9999", r["doc_id"]))
+
+
+@app.command()
+def collections(
+    index: Optional[Path] = IndexOpt,
+    collection: Optional[str] = typer.Option(
+        None, "--collection", help="List this collection's documents (id, date, chunks, title) instead."),
+    as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
+) -> None:
+    """List the collections in the index with their document and chunk counts."""
+    from assistant.config import Settings
+    from assistant.index import Index
+
+    settings = Settings.resolve(index=index, collection=collection)
+    idx = Index(settings)
+    if not settings.chroma_url and not (settings.index_dir / "chroma.sqlite3").exists():
+        client = None  # no index yet: do not create one just to list it
+    else:
+        client = idx.client
+    try:
+        if collection:
+            names = {c if isinstance(c, str) else c.name for c in client.list_collections()} if client else set()
+            if collection not in names or f"{collection}.docs" not in names:
+                raise UserError(f"no collection {collection!r} in the index at {idx.where}; list them: assistant collections")
+            rows = _document_rows(client, collection)
+        else:
+            rows = _collection_rows(client) if client else []
+    except UserError:
+        raise
+    except Exception as exc:  # the server went away, a damaged index
+        raise UserError(f"cannot read the index at {idx.where}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    typer.echo(f"index: {idx.where}")
+    if collection:
+        for r in rows:
+            status = "" if r["status"] == "complete" else f"  [{r['status']}]"
+            typer.echo(f"{r['doc_id']}\t{r['date'] or '-'}\t{r['chunks'] if r['chunks'] is not None else '-'} chunks"
+                       f"\t{r['title']}{status}")
+        return
+    if not rows:
+        typer.echo("no collections yet; run: assistant ingest PATH --collection NAME")
+        return
+    width = max(len("collection"), *(len(r["collection"]) for r in rows))
+    typer.echo(f"{'collection':<{width}}  {'documents':>9}  {'chunks':>7}")
+    for r in rows:
+        note = f"  ({r['incomplete']} incomplete: run assistant ingest)" if r["incomplete"] else ""
+        typer.echo(f"{r['collection']:<{width}}  {r['documents']:>9}  {r['chunks']:>7}{note}")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; another than 127.0.0.1 needs "
+                             "ASSISTANT_AUTH=user:password (or ASSISTANT_AUTH_FILE) or --insecure."),
+    port: int = typer.Option(7860, "--port", min=1, max=65535, help="Port to serve on."),
+    index: Optional[Path] = IndexOpt,
+    collection: Optional[str] = CollectionOpt,
+    insecure: bool = typer.Option(False, "--insecure", help="Allow a non-local --host without a password (warns)."),
+    feedback: Optional[Path] = typer.Option(None, "--feedback", help="Thumbs up/down log, JSONL "
+                                            "(default: feedback.jsonl in the index folder)."),
+) -> None:
+    """Serve the chat page (Gradio) on this machine; no share link, no analytics."""
+    from assistant.chat_page import serve as serve_chat_page  # Gradio only for this command
+
+    serve_chat_page(index=index, collection=collection, host=host, port=port, insecure=insecure,
+                    feedback_path=feedback)
+
+
+from assistant.evaluate import eval_command  # noqa: E402  (light: the eval's heavy imports are inside it)
+
+app.command("eval")(eval_command)
 
 
 def main() -> None:

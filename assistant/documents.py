@@ -44,6 +44,10 @@ _FILE_LINE = re.compile(r"^\d{3}(?:\.\d+)?\b[^\n]*$")
 _KIND = re.compile(r":\s+(?P<kind>[A-Za-z][A-Za-z ]*)$")
 _TELEGRAM_NUMBER = re.compile(r"^(?P<n>\d{1,5})\.\s")
 _NOTE = re.compile(r"^\[\d+\]\s")
+_REPLY_TO = re.compile(
+    r"\s*((?:Your|My|Our|Department[’']s|Embassy[’']s|Legation[’']s|Reference)\b[^\n]{0,160}?"
+    r"(?:\d{1,2}(?::\d\d)?\s[ap]\.m\.|\bnoon\b|\bmidnight\b|\b1\d{3}\b))"
+)
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,9 @@ def parse_document(text: str, doc_id: str, source: str, date: str | None = None)
             i += 1
         while i < len(blocks) and blocks[i].text.startswith("[Translation]"):
             sections[i] = "header"
+            last = blocks[i].text.rsplit("\n", 1)[-1]
+            if "\n" in blocks[i].text and _is_dateline(last):  # "[Translation]\nGuatemala [undated]. …"
+                doc.fields["dateline"] = Span(blocks[i].end - len(last), blocks[i].end, last)
             i += 1
         if i < len(blocks) and _is_dateline(blocks[i].text):
             doc.fields["dateline"] = blocks[i]
@@ -212,6 +219,10 @@ def parse_document(text: str, doc_id: str, source: str, date: str | None = None)
         m = _TELEGRAM_NUMBER.match(first_body.text)
         if m:
             doc.fields["telegram_number"] = Span(first_body.start, first_body.start + m.end("n"), m.group("n"))
+        # "352. Your 573 [574], March 23, 9 p.m." — the telegram this one answers.
+        r = _REPLY_TO.match(first_body.text, m.end() if m else 0)
+        if r:
+            doc.fields["reply_to"] = Span(first_body.start + r.start(1), first_body.start + r.end(1), r.group(1))
 
     if doc.date is None and "dateline" in doc.fields:
         m = _DATE.search(doc.fields["dateline"].text)

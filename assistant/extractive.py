@@ -27,6 +27,9 @@ MIN_COVERAGE = 0.55  # share of the question's IDF weight found in the answer se
 ELSEWHERE_CREDIT = 0.5  # a question word the document has, but not in this sentence (a paraphrase is likely)
 SUBJECT_BOOST = 0.15  # the question's named actor ("the Judge") is the sentence's subject
 FIELD_INTENT_BOOST = 0.3  # "who signed" → the signature line, "to whom" → the recipient, …
+UNKNOWN_WEIGHT = 0.6  # weight of a question word the collection never uses, relative to its rarest word
+SYNONYM_MIN = 0.6  # word-vector cosine for a missing word to count as present ("wife" ~ "wives")
+DENSE_WEIGHT = 0.5  # meaning vs. words in a sentence's score
 MIN_DENSE = 0.2  # cosine floor between question and answer sentence
 SECOND_SENTENCE_RATIO = 0.85  # a second sentence only if it scores this close to the first
 MAX_SENTENCES = 3
@@ -43,13 +46,16 @@ _NAME = re.compile(r"\b(?:(?:the|this|his|our|their)\s+)?(?:Mrs?\.\s|Messrs\.\s)
 
 # Capitalized words that open a clause rather than name someone.
 _NOT_NAMES = set(
-    "When Later Although It We You On In If Then Thus However Furthermore Therefore This That These Those "
+    "The When Later Although It We You On In If Then Thus However Furthermore Therefore This That These Those "
     "He She They His Her Their Our Your My A An And But Or As At By For From Of To With Upon After Before "
     "Since While Who What Which Where Why How No Not Yes I".split()
 )
 FIELD_INTENTS = {
     "signature": re.compile(r"\bsign(ed|s|ature|er)?\b", re.I),
-    "recipient": re.compile(r"\bto whom\b|\brecipient\b|\baddress(ed|ee)\b|\bsent to\b|\bwho received\b", re.I),
+    "recipient": re.compile(r"\bto whom\b|\brecipient\b|\baddress(ed|ee)\b|\bsent to\b|\breceived?\b", re.I),
+    # "a reply to", "this one answers", "does it answer": about this telegram's own reference line
+    "reply_to": re.compile(r"\b(?:reply|response|answer)\s+to\b|\b(?:this|it|one|telegram)\s+(?:answers|replies|responds|refers)\b"
+                           r"|\b(?:does|did)\s+(?:it|this|this one|this telegram)\s+(?:answer|reply|respond|refer)\b", re.I),
     "sender": re.compile(r"\bwho (sent|wrote|authored)\b|\bsender\b|\bauthor\b|\bfrom whom\b|\bwho is it from\b|\btitle\b|\bposition\b", re.I),
     "telegram_number": re.compile(r"\b(telegram|message) (number|no\.?)\b|\bnumber of (this|the) telegram\b|\bwhat number\b", re.I),
     "file_number": re.compile(r"\bfile\b", re.I),
@@ -59,7 +65,9 @@ FIELD_INTENTS = {
 _QUESTION_WORDS = (
     "what who whom whose which when where why how did does do was were is are be been has have had "
     "telegram telegrams document documents message say says said according mention mentioned tell told "
-    "text write wrote written state stated can could would should there"
+    "text write wrote written state stated can could would should there one also us any "
+    "official person people someone anyone many much cable cables dates want wanted need needed ask asked "
+    "let get happen happened circumstances"
 ).split()
 
 
@@ -72,6 +80,9 @@ class Question:
     known: set[str] = field(default_factory=set)  # stems the collection contains somewhere
     actors: list[str] = field(default_factory=list)  # capitalized nouns of the question ("Judge")
     fields: set[str] = field(default_factory=set)  # structural fields the question asks for
+    surface: dict[str, str] = field(default_factory=dict)  # stem → the word as asked ("wife")
+    keys: dict[str, frozenset] = field(default_factory=dict)  # stem → stems of its lemmas too
+    focus: str | None = None  # the noun a what/which question asks for ("crime" in "What crime …")
 
 
 def classify(question: str) -> str:
@@ -107,6 +118,7 @@ class Candidate:
     dense: float = 0.0
     coverage: float = 0.0
     score: float = 0.0
+    has_focus: bool = True
 
 
 @dataclass
@@ -125,49 +137,160 @@ def generic_stems() -> frozenset[str]:
     return frozenset(stems(" ".join(_QUESTION_WORDS)))
 
 
-def analyze(question: str, lexicon, stems_of) -> Question:
+@lru_cache(maxsize=20000)
+def word_keys(word: str) -> frozenset[str]:
+    """A word's stem and its lemmas' stems, so "wives" meets "wife" and "left" meets "leaving"."""
+    from lemminflect import getAllLemmas
+
+    from assistant.retrieval import stemmer
+
+    w = word.lower()
+    keys = {stemmer().stemWord(w)}
+    for lemmas in getAllLemmas(w).values():
+        keys.update(stemmer().stemWord(lemma.lower()) for lemma in lemmas)
+    return frozenset(keys)
+
+
+def text_keys(text: str) -> set[str]:
+    keys: set[str] = set()
+    for w in re.findall(r"[A-Za-z]+", text):
+        keys |= word_keys(w)
+    return keys
+
+
+_AUX = r"(?:is|was|were|are|did|does|do|has|had|have|can|could|would|should|will|be)"
+_FOCUS = re.compile(rf"^(?:\w+\s+)?(?:what|which|whose)\s+(?!{_AUX}\b)([a-z]+)")
+_NAME_QUESTION = re.compile(r"\bname of\b|['’]s (?:first |last |full |given )?name\b|\b(?:first|last|full|given) name\b"
+                            r"|\bwhat was \w+ called\b", re.I)
+
+
+_TOPIC = re.compile(r"\bwhat is (?:this|the) (?:\w+ )?about\b|\bsummar(?:y|ize|ise)\b|\bmain (?:point|subject|topic)s?\b"
+                    r"|\bwhat (?:is|was) (?:this|the) (?:\w+ )?(?:subject|topic)\b", re.I)
+_CONSEQUENCE = re.compile(r"\b(?:therefore|thus|consequently|hence|accordingly|for this reason)\b", re.I)
+
+
+def analyze(question: str, lexicon, stems_of, primary: str | None = None) -> Question:
+    """``primary``: the words the user typed when ``question`` was completed from the
+    conversation; they weigh double, the borrowed context single."""
     generic = generic_stems()
-    stems = [s for s in stems_of(question) if s not in generic]
     seen: list[str] = []
-    for s in stems:
-        if s not in seen:
-            seen.append(s)
-    known = {s for s in seen if lexicon.df.get(s, 0) > 0}
+    surface: dict[str, str] = {}
+    keys: dict[str, frozenset[str]] = {}
+    for word in re.findall(r"[A-Za-z]+", question):
+        raw = stems_of(word)
+        if not raw:
+            continue
+        stem = lexicon.correct(raw)[0]
+        if stem in generic or stem in seen:
+            continue
+        seen.append(stem)
+        surface[stem] = word.lower()
+        keys[stem] = frozenset({stem}) if stem != raw[0] else word_keys(word) | {stem}
+    known = {s for s in seen if keys[s] & lexicon.vocab}
     cap = max([lexicon.idf(s) for s in known], default=1.0)
-    weights = {s: min(lexicon.idf(s), cap) for s in seen}
+    # A word no document has is as likely a paraphrase ("freed") as a missing fact ("crime").
+    weights = {s: min(lexicon.idf(s), cap) * (1.0 if s in known else UNKNOWN_WEIGHT) for s in seen}
+    if primary and primary != question:
+        own = {lexicon.correct([t])[0] for w in re.findall(r"[A-Za-z]+", primary) for t in stems_of(w)}
+        weights = {s: w * (2.0 if s in own else 1.0) for s, w in weights.items()}
     actors = [w for w in re.findall(r"\b[A-Z][a-z]+\b", question)[0:] if w not in _NOT_NAMES and question.find(w) > 0]
-    fields = {name for name, rx in FIELD_INTENTS.items() if rx.search(question)}
+    corrected = " ".join(lexicon.correct(stems_of(question)))  # "who signd" → "sign": intents survive typos
+    fields = {name for name, rx in FIELD_INTENTS.items() if rx.search(question) or rx.search(corrected)}
     if "sender" in fields:
         fields.add("signature")  # who sent it: the office in the heading and the name signed
-    return Question(question, classify(question), seen, weights, known, actors, fields)
+    q = Question(question, classify(question), seen, weights, known, actors, fields, surface)
+    q.keys = keys
+    m = _FOCUS.search(question.lower())
+    if m:
+        focus = stems_of(m.group(1))
+        q.focus = focus[0] if focus and focus[0] in seen else None
+    else:
+        q.focus = _verb_focus(question, stems_of, seen)
+    if _NAME_QUESTION.search(question):
+        q.qtype = "name"
+    if _TOPIC.search(primary or question):
+        q.qtype = "topic"
+    return q
 
 
-def decide(question: Question, candidates: list[Candidate], stems_of, fetch_field=None) -> Decision:
+_LIGHT_VERBS = set("make makes made do does did take takes took have has had get gets got give gives gave go goes went "
+                   "come comes came put say says said be is was were are become became".split())
+
+
+def _verb_focus(question: str, stems_of, seen: list[str]) -> str | None:
+    """The verb of "What did the Soviet Government reply?" ("reply"): what is asked for."""
+    from lemminflect import getAllLemmas
+
+    m = re.match(rf"^\s*what\s+{_AUX}\s+(.*)$", question, re.I)
+    if not m:
+        return None
+    for word in re.findall(r"[A-Za-z]+", m.group(1)):
+        if word[0].isupper() or word.lower() in ("the", "a", "an", "this", "that", "he", "she", "they", "it", "his"):
+            continue
+        if word.lower() in _LIGHT_VERBS:  # "make difficult", "take up": the rest carries the meaning
+            return None
+        lemmas = getAllLemmas(word.lower())
+        stem = (stems_of(word) or [None])[0]
+        if "VERB" in lemmas and stem in seen:
+            return stem
+    return None
+
+
+def decide(question: Question, candidates: list[Candidate], stems_of, fetch_field=None, similar=None,
+           previous=None, central=None) -> Decision:
+    """Callbacks into the index: ``similar(word, text) -> float``, how close the nearest word of
+    ``text`` is to ``word`` in meaning (0..1), so a word the documents lack ("wife") can match
+    its kin ("wives"); ``fetch_field(doc_id, kind)``, a header field that was not retrieved;
+    ``previous(candidate)``, the sentence before it; ``central(doc_id, n)``, the n sentences
+    nearest the document's mean vector (its gist)."""
+    if question.qtype == "topic" and central is not None and candidates:
+        doc_id = sorted(candidates, key=lambda c: (c.rank, c.start))[0].chunk.doc_id
+        gist = central(doc_id, 2)
+        if gist:
+            gist = sorted(gist, key=lambda c: c.start)
+            return Decision(False, gist, [], None, "the document's gist")
     total = sum(question.weights.values())
+    unknown = [s for s in question.weights if s not in question.known]
     for c in candidates:
-        have = set(stems_of(c.match_text))
+        have = text_keys(c.match_text)
+        soft = {s: similar(question.surface.get(s, s), c.match_text) for s in unknown} if similar and unknown else {}
+        matched = {s for s in question.weights if question.keys.get(s, {s}) & have}
         got = sum(
-            w if s in have else (ELSEWHERE_CREDIT * w if s in question.known else 0.0)
+            w if s in matched
+            else ELSEWHERE_CREDIT * w if s in question.known
+            else w * soft[s] if soft.get(s, 0.0) >= SYNONYM_MIN else 0.0
             for s, w in question.weights.items()
         )
         c.coverage = got / total if total else 0.0
-        c.score = 0.6 * c.dense + 0.4 * c.coverage + 0.02 / (1 + c.rank)
+        # "What crime …": the thing asked for must be there (or its kin), not just the rest.
+        # A focus the documents use elsewhere may be paraphrased here ("require"); one they never use must
+        # have its kin here ("wife" ~ "wives"), or the documents do not say.
+        c.has_focus = (question.focus is None or question.focus in matched or question.focus in question.known
+                       or soft.get(question.focus, 0.0) >= SYNONYM_MIN)
+        c.score = DENSE_WEIGHT * c.dense + (1 - DENSE_WEIGHT) * c.coverage + 0.02 / (1 + c.rank)
         opening = " ".join(c.text.split()[:5])
         if any(re.search(rf"\b{a}\b", opening) for a in question.actors):
             c.score += SUBJECT_BOOST
         if c.chunk.kind in question.fields:
             c.score += FIELD_INTENT_BOOST
+        elif c.chunk.kind not in ("body", "notes") and question.qtype not in ("who", "number", "when"):
+            c.score -= FIELD_INTENT_BOOST  # a header field answers only questions about it
     ranked = sorted(candidates, key=lambda c: (-c.score, c.rank, c.chunk.doc_id, c.start))
     related = _distinct(ranked)[:3]
     if not ranked:
         return Decision(True, [], [], None, "nothing retrieved")
 
     fitting = [c for c in ranked if _fits(question, c)]
-    best = fitting[0] if fitting else None
-    if best is None:
+    if not fitting:
         return Decision(True, [], related, None, f"no sentence has what a {question.qtype} question asks for")
-    if best.coverage < MIN_COVERAGE or best.dense < MIN_DENSE:
-        return Decision(True, [], related, None, f"best sentence covers {best.coverage:.2f} of the question")
+    # Coverage is a gate per sentence, the score ranks what passes it.
+    # A header field answers only a question about it, and such a question needs no more words.
+    fitting = [c for c in fitting if c.chunk.kind in question.fields or (
+        c.chunk.kind in ("body", "notes") and c.coverage >= MIN_COVERAGE and c.dense >= MIN_DENSE and c.has_focus)]
+    if not fitting:
+        top = max(c.coverage for c in ranked)
+        return Decision(True, [], related, None, f"no sentence covers the question (best {top:.2f})")
+    best = fitting[0]
 
     chosen = [best]
     if best.chunk.kind in ("sender", "signature") and {"sender", "signature"} <= question.fields:
@@ -184,6 +307,13 @@ def decide(question: Question, candidates: list[Candidate], stems_of, fetch_fiel
         if c.score < SECOND_SENTENCE_RATIO * best.score or any(_same_place(c, o) for o in chosen):
             continue
         chosen.append(c)
+    if question.qtype == "why" and previous is not None and _CONSEQUENCE.search(best.text):
+        # "We were therefore not in a position …": the reason is what comes before.
+        before = previous(best)
+        while before is not None and len(chosen) < MAX_SENTENCES:
+            if not any(_same_place(before, o) for o in chosen):
+                chosen.append(before)
+            before = previous(before) if re.match(r"^\S+\s+(?:furthermore|also|moreover)\b", before.text) else None
     chosen = sorted(chosen, key=lambda c: (c.chunk.doc_id, c.start))
     return Decision(False, chosen, related, lead_span(question, chosen, best), "answered")
 
@@ -212,6 +342,12 @@ def _fits(question: Question, c: Candidate) -> bool:
         return bool(COUNT.search(c.text)) or kind == "telegram_number"
     if question.qtype == "number":
         return bool(re.search(r"\d", c.text))
+    if question.qtype == "name":  # "the Judge's name": a name must stand next to him ("Judge Smith")
+        return any(m.group(1) not in _NOT_NAMES
+                   for a in question.actors for m in re.finditer(rf"\b([A-Z][a-z]+)\s+{re.escape(a)}\b", c.text))
+    if question.qtype == "where":  # a place: a name the question does not already give
+        return any(w.lower() not in question.text.lower() for w in re.findall(r"\b[A-Z][a-z]+\b", c.text)
+                   if w not in _NOT_NAMES)
     return True
 
 

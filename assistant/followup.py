@@ -17,7 +17,8 @@ _PRONOUN = re.compile(r"\b(" + "|".join(_PERSON) + r")\b", re.IGNORECASE)
 _ELLIPTIC = re.compile(r"^\s*(?:and|what about|how about|and what about|what of)\b", re.IGNORECASE)
 _NAME = re.compile(r"\b(?:Mrs?\.\s)?[A-Z][a-zà-ÿ’']+(?:\s(?:[A-Z][a-zà-ÿ’']+|[A-Z]\.))*")
 _NOT_NAMES = {"What", "Who", "Whom", "Whose", "When", "Where", "Why", "How", "Which", "Did", "Does", "Do",
-              "Was", "Were", "Is", "Are", "The", "This", "That", "In", "On", "And", "According", "Can"}
+              "Was", "Were", "Is", "Are", "The", "This", "That", "In", "On", "And", "According", "Can",
+              "Has", "Had", "Have", "Could", "Would", "Should", "Will", "It"}
 
 
 def antecedent(previous) -> str | None:
@@ -25,9 +26,15 @@ def antecedent(previous) -> str | None:
     lead = (previous.lead or "").split(",")[0].strip()  # "Welles, the Acting Secretary" → "Welles"
     if lead and not lead[0].isdigit():
         return lead
-    names = [n for n in _NAME.findall(previous.resolved_question or previous.question) if n not in _NOT_NAMES]
+    names = []
+    for n in _NAME.findall(previous.resolved_question or previous.question):
+        words = n.split()
+        while words and words[0] in _NOT_NAMES:  # "Has Gorin" → "Gorin"
+            words = words[1:]
+        if words:
+            names.append(" ".join(words))
     if names:
-        return names[-1]
+        return names[0]  # the first name is most often the subject: "What did the Judge require of Gorin?"
     return None
 
 
@@ -36,7 +43,8 @@ def resolve(question: str, history: list | None) -> str:
     if not history:
         return question
     previous = history[-1]
-    if _ELLIPTIC.match(question):
+    if _ELLIPTIC.match(question) or _content_words(question) <= 1:
+        # "And Pyk?", "On what condition?": too little to stand alone; read with the last question.
         rest = _ELLIPTIC.sub("", question).strip(" ?.,")
         return f"{previous.resolved_question or previous.question} {rest}?".strip()
     if _PRONOUN.search(question):
@@ -45,3 +53,13 @@ def resolve(question: str, history: list | None) -> str:
             return _PRONOUN.sub(lambda m: _PERSON[m.group(1).lower()].format(a=who), question)
         return f"{question} ({previous.resolved_question or previous.question})"
     return question
+
+
+_FUNCTION = set(
+    "a an the on in at of to for with by from and or but what which who whom whose when where why how "
+    "did does do was were is are be been it this that these those any some about there here".split()
+)
+
+
+def _content_words(question: str) -> int:
+    return sum(1 for w in re.findall(r"[A-Za-z]+", question.lower()) if w not in _FUNCTION)

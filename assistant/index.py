@@ -188,6 +188,34 @@ class Index:
             return None
         return Chunk.from_record(got["ids"][0], got["documents"][0], got["metadatas"][0])
 
+    def unit_before(self, doc_id: str, start: int) -> dict | None:
+        """The sentence that ends right before ``start`` in the same document."""
+        got = self.stores[1].get(where={"$and": [{"doc_id": doc_id}, {"end": {"$lte": start}},
+                                                 {"end": {"$gte": start - 3}}]}, include=["metadatas"])
+        metas = sorted(got["metadatas"], key=lambda m: m["end"])
+        return metas[-1] if metas else None
+
+    def chunk_containing(self, doc_id: str, start: int, end: int) -> Chunk | None:
+        got = self.stores[0].get(where={"$and": [{"doc_id": doc_id}, {"start": {"$lte": start}},
+                                                 {"end": {"$gte": end}}]}, include=["documents", "metadatas"])
+        chunks = sorted((Chunk.from_record(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])),
+                        key=lambda c: (c.end - c.start, c.id))
+        return chunks[0] if chunks else None
+
+    def central_units(self, doc_id: str, n: int) -> list[tuple[int, int]]:
+        """The ``n`` body sentences closest to the document's mean sentence vector: its gist."""
+        import numpy as np
+
+        got = self.stores[1].get(where={"$and": [{"doc_id": doc_id}, {"kind": "body"}]},
+                                 include=["metadatas", "embeddings"])
+        if not got["ids"]:
+            return []
+        vectors = np.asarray(got["embeddings"], dtype=np.float32)
+        centre = vectors.mean(axis=0)
+        scores = vectors @ (centre / (np.linalg.norm(centre) or 1.0))
+        order = sorted(range(len(scores)), key=lambda i: (-scores[i], got["metadatas"][i]["start"]))[:n]
+        return [(int(got["metadatas"][i]["start"]), int(got["metadatas"][i]["end"])) for i in order]
+
     def counts(self) -> dict:
         chunks, units, docs = self.stores
         return {"documents": docs.count(), "chunks": chunks.count(), "units": units.count()}

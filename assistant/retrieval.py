@@ -9,6 +9,7 @@ chunks' ``search_text`` and cached beside the index, keyed by the index revision
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -21,7 +22,9 @@ from assistant.chunks import Chunk
 from assistant.index import Index
 
 RRF_K = 60
+TOKENIZER = "en_plus-snowball-lemma-v3"  # part of the BM25 cache key: a new tokenizer rebuilds it
 CANDIDATES = 20  # per leg, before fusion
+MAX_FIELDS = 2  # structural passages among the k retrieved
 
 
 @lru_cache(maxsize=1)
@@ -34,7 +37,7 @@ def stemmer():
 def tokenize(texts: list[str]) -> list[list[str]]:
     import bm25s
 
-    return bm25s.tokenize(texts, stopwords="en", stemmer=stemmer(), show_progress=False, return_ids=False)
+    return bm25s.tokenize(texts, stopwords="en_plus", stemmer=stemmer(), show_progress=False, return_ids=False)
 
 
 @dataclass
@@ -77,7 +80,7 @@ class Lexicon:
         import bm25s
 
         rev = index.revision()
-        folder = index.cache_dir / "bm25" / f"{index.settings.collection}-{rev}"
+        folder = index.cache_dir / "bm25" / f"{index.settings.collection}-{rev}-{TOKENIZER}"
         meta_file = folder / "chunks.json"
         if meta_file.exists():
             meta = json.loads(meta_file.read_text())
@@ -87,14 +90,20 @@ class Lexicon:
             tokens = tokenize([c.search_text for c in chunks])
             self.bm25 = bm25s.BM25()
             if chunks:
-                self.bm25.index(bm25s.tokenize([c.search_text for c in chunks], stopwords="en",
+                self.bm25.index(bm25s.tokenize([c.search_text for c in chunks], stopwords="en_plus",
                                                stemmer=stemmer(), show_progress=False), show_progress=False)
             df: dict[str, int] = {}
             for toks in tokens:
                 for t in set(toks):
                     df[t] = df.get(t, 0) + 1
+            # Words the documents themselves use (not the field descriptions): a question word
+            # outside this set is one the documents never say.
+            from assistant.extractive import word_keys
+
+            words = {w.lower() for c in chunks for w in re.findall(r"[A-Za-z]+", c.text)}
+            vocab = sorted({k for w in words for k in word_keys(w)})
             meta = {"ids": [c.id for c in chunks], "doc_ids": [c.doc_id for c in chunks],
-                    "dates": [c.date for c in chunks], "df": df, "n": len(chunks)}
+                    "dates": [c.date for c in chunks], "df": df, "n": len(chunks), "vocab": vocab}
             try:
                 folder.mkdir(parents=True, exist_ok=True)
                 if chunks:
@@ -107,11 +116,35 @@ class Lexicon:
         self.dates: list[str | None] = meta["dates"]
         self.df: dict[str, int] = meta["df"]
         self.n: int = meta["n"]
+        self.vocab: frozenset[str] = frozenset(meta["vocab"])
 
     def idf(self, stem: str) -> float:
         import math
 
         return math.log(1 + (self.n - self.df.get(stem, 0) + 0.5) / (self.df.get(stem, 0) + 0.5))
+
+    def correct(self, stems: list[str]) -> list[str]:
+        """Misspelled stems mapped to the collection's closest word ("signd" → "sign").
+
+        Only unknown stems of 4+ letters are touched, and only by a close match
+        (Levenshtein ratio ≥ 85), so real words the documents lack ("crime",
+        "year") stay as they are and can still make the assistant abstain.
+        """
+        from rapidfuzz import fuzz, process
+
+        from assistant.extractive import generic_stems
+
+        vocab = self.__dict__.get("_vocab")
+        if vocab is None:
+            vocab = self.__dict__.setdefault("_vocab", sorted(set(self.df) | generic_stems()))
+        out = []
+        for s in stems:
+            if s in self.df or s in generic_stems() or len(s) < 4:
+                out.append(s)
+                continue
+            best = process.extractOne(s, vocab, scorer=fuzz.ratio, score_cutoff=85)
+            out.append(best[0] if best else s)
+        return out
 
     def search(self, query: str, k: int, filters: Filters) -> list[tuple[str, float]]:
         if not self.ids:
@@ -119,7 +152,7 @@ class Lexicon:
         from assistant.extractive import generic_stems
 
         # Question words ("what", "telegram", "say") match every passage alike: leave them out.
-        q = [[t for t in tokenize([query])[0] if t not in generic_stems()]]
+        q = [[t for t in self.correct(tokenize([query])[0]) if t not in generic_stems()]]
         if not q[0]:
             return []
         n = len(self.ids) if filters.active() else min(len(self.ids), k)
@@ -175,7 +208,18 @@ class HybridRetriever(BaseRetriever):
         for info in fused.values():
             info["score"] = sum(1.0 / (RRF_K + info[r]) for r in ("dense_rank", "bm25_rank") if r in info)
         # Ties broken by id so the order never depends on dict or set iteration.
-        top = sorted(fused.items(), key=lambda kv: (-kv[1]["score"], kv[0]))[: self.k]
+        ranked = sorted(fused.items(), key=lambda kv: (-kv[1]["score"], kv[0]))
+        # Header fields are short and alike ("Telegram number 352 …"): at most MAX_FIELDS of
+        # them, so they never crowd the body text out of the k passages.
+        top, fields = [], 0
+        for cid, info in ranked:
+            is_field = ":body:" not in cid and ":notes:" not in cid
+            if is_field and fields >= MAX_FIELDS:
+                continue
+            fields += is_field
+            top.append((cid, info))
+            if len(top) >= self.k:
+                break
         got = chunks_col.get(ids=[cid for cid, _ in top], include=["documents", "metadatas"])
         records = {i: Chunk.from_record(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
         return [(records[cid], info) for cid, info in top if cid in records]
