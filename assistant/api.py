@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from assistant.answer import Answer
-from assistant.config import Settings, check_question
+from assistant.config import DEFAULT_K, Settings, check_question
 
 
 class Assistant:
@@ -25,7 +25,7 @@ class Assistant:
         index: str | Path | None = None,
         collection: str | None = None,
         llm: str | None = None,
-        k: int = 4,
+        k: int = DEFAULT_K,
         doc_ids: tuple[str, ...] | list[str] = (),
         date_from: str | None = None,
         date_to: str | None = None,
@@ -42,7 +42,10 @@ class Assistant:
         counts = store.counts()
         subject = "telegram" if counts["documents"] == 1 and _is_telegram(store) else (
             "document" if counts["documents"] == 1 else "documents")
-        return cls(store, AnswerChain(retriever, subject=subject), llm=llm)
+        from assistant.llm import make_llm
+
+        # llm: the --llm / ASSISTANT_LLM spec ("none", "local", "ollama:M", "openai:M")
+        return cls(store, AnswerChain(retriever, subject=subject, llm=make_llm(llm)), llm=llm)
 
     @property
     def runnable(self):

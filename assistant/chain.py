@@ -24,16 +24,21 @@ from assistant.retrieval import HybridRetriever, stems
 
 
 class AnswerChain:
-    def __init__(self, retriever: HybridRetriever, subject: str = "telegram"):
+    def __init__(self, retriever: HybridRetriever, subject: str = "telegram", llm=None):
         self.retriever = retriever
         self.subject = subject
+        self.llm = llm  # a LangChain chat model (assistant.llm.make_llm) or None: extractive only
         self.runnable = RunnableGenerator(self._stream, name="GroundedAnswer")
 
     # --- steps ---------------------------------------------------------------------
 
-    def answer(self, question: str, history: list[Answer] | None = None) -> Answer:
+    def answer(self, question: str, history: list[Answer] | None = None, use_llm: bool = True) -> Answer:
+        if use_llm and self.llm is not None:  # checked LLM sentences on top of this extractive answer
+            from assistant.generative import stream_chain
+
+            return list(stream_chain(self, question, history))[-1]
         t0 = time.perf_counter()
-        resolved = followup.resolve(question, history)
+        resolved = self._resolve(question, history)
         t1 = time.perf_counter()
         hits = self.retriever.search(resolved)
         t2 = time.perf_counter()
@@ -44,6 +49,17 @@ class AnswerChain:
                    "total": (t3 - t0) * 1000}
         return answer.replace(timings_ms={k: round(v, 2) for k, v in timings.items()})
 
+    def _resolve(self, question: str, history: list[Answer] | None) -> str:
+        """With an LLM, the follow-up rewritten through prompts/rewrite_*.txt; without one (or
+        when its rewrite is unusable), the deterministic resolution."""
+        if self.llm is not None and history:
+            from assistant.generative import rewrite_followup
+
+            rewritten = rewrite_followup(self.llm, question, history, subject=self.subject)
+            if rewritten:
+                return rewritten
+        return followup.resolve(question, history)
+
     def _decide(self, question: str, hits, primary: str | None = None):
         lexicon = self.retriever.lexicon()
         q = extractive.analyze(question, lexicon, stems, primary=primary)
@@ -51,7 +67,14 @@ class AnswerChain:
         for rank, (chunk, _info) in enumerate(hits):
             for s, e in chunk.sentences:
                 text = chunk.text[s - chunk.start : e - chunk.start]
-                match_text = chunk.search_text if chunk.kind not in ("body", "notes") else text
+                if chunk.kind not in ("body", "notes"):
+                    match_text = chunk.search_text
+                elif self.subject.endswith("s"):
+                    # Among many documents, "Hull's telegram of January 16" is matched by the
+                    # document's heading and date, not by the sentence itself.
+                    match_text = chunk.search_text[: len(chunk.search_text) - len(chunk.text)] + text
+                else:
+                    match_text = text
                 candidates.append(extractive.Candidate(chunk, s, e, text, match_text, rank))
         # Each sentence once, at its best-ranked chunk (windows overlap by a sentence).
         unique: dict[tuple[str, int, int], extractive.Candidate] = {}
@@ -135,11 +158,14 @@ class AnswerChain:
             text = f"{_capitalize(lead)}: {quotes}"
         else:
             text = quotes
-        if self.subject.endswith("s"):  # several documents: name each cited one
-            names = []
+        if self.subject.endswith("s"):  # several documents: name each cited one, once
+            by_doc: dict[str, list[Citation]] = {}
             for c in citations:
-                label = f"[{c.n}] {c.title}" + (f" ({c.date})" if c.date else "")
-                names.append(label)
+                by_doc.setdefault(c.doc_id, []).append(c)
+            names = [
+                f"[{', '.join(str(c.n) for c in cs)}] {cs[0].title or cs[0].doc_id}" + (f" ({cs[0].date})" if cs[0].date else "")
+                for cs in by_doc.values()
+            ]
             text += "\n\nSources: " + "; ".join(names)
         return Answer(question=question, answer=text, abstained=False, citations=tuple(citations),
                       lead=lead, resolved_question=resolved, passages=passages,
@@ -149,6 +175,11 @@ class AnswerChain:
 
     def _stream(self, inputs: Iterator[dict]) -> Iterator[Answer]:
         for item in inputs:
+            if self.llm is not None:  # partial answers as the LLM's checked sentences arrive
+                from assistant.generative import stream_chain
+
+                yield from stream_chain(self, item["question"], item.get("history"))
+                continue
             final = self.answer(item["question"], item.get("history"))
             for partial in progressive(final):
                 yield partial

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from assistant.documents import Document
 
-CHUNKER_VERSION = "windows-v2"
+CHUNKER_VERSION = "windows-v3"
 MAX_WINDOW_CHARS = 700
 MAX_WINDOW_SENTENCES = 3
 
@@ -100,13 +100,26 @@ def chunk_document(doc: Document) -> list[Chunk]:
     by_paragraph: dict[int, list] = {}
     for s in doc.sentences:
         by_paragraph.setdefault(s.paragraph, []).append(s)
+    context = document_context(doc)
     for paragraph, sents in sorted(by_paragraph.items()):
         kind = "notes" if doc.paragraphs[paragraph].section == "notes" else "body"
         for window in _windows(sents):
             start, end = window[0].start, window[-1].end
             text = doc.text[start:end]
-            chunks.append(make(kind, paragraph, start, end, text, [(s.start, s.end) for s in window]))
+            # Keyword search sees the document's heading and date with every window, so
+            # "Hull's telegram of January 16" finds the windows of that telegram.
+            search = f"{context}\n{text}" if context else text
+            chunks.append(make(kind, paragraph, start, end, search, [(s.start, s.end) for s in window]))
     return chunks
+
+
+def document_context(doc: Document) -> str:
+    """What identifies a document among many: heading, dateline, file number."""
+    parts = [doc.title]
+    for name in ("dateline", "file_number"):
+        if name in doc.fields:
+            parts.append(doc.fields[name].text)
+    return " — ".join(p for p in parts if p)
 
 
 def _windows(sents: list) -> list[list]:

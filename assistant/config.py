@@ -14,6 +14,7 @@ SEEDS_DIR = PROJECT_ROOT / "seeds"
 PROMPTS_DIR = PROJECT_ROOT / "prompts"
 DEFAULT_COLLECTION = "telegram"
 MAX_QUESTION_CHARS = 2000
+DEFAULT_K = 5  # passages retrieved per question
 
 # Chroma names: 3-512 chars of [a-zA-Z0-9._-], starting and ending alphanumeric.
 _COLLECTION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{1,60})[A-Za-z0-9]$")

@@ -25,10 +25,14 @@ from assistant.documents import MONTHS
 # Thresholds, tuned on evals/telegram and checked on evals/frus1941 (see the eval reports).
 MIN_COVERAGE = 0.55  # share of the question's IDF weight found in the answer sentence
 ELSEWHERE_CREDIT = 0.5  # a question word the document has, but not in this sentence (a paraphrase is likely)
+PROXIMITY_WEIGHT = 0.15  # the question's words close together beat the same words scattered over a long sentence
+SUBJECT_DISTANCE = 25  # a who-lead must stand this close before the question's verb ("Oumansky some time ago suggested")
+NAMES_BOOST = 0.3  # "which prisoners": a sentence that lists names
 SUBJECT_BOOST = 0.15  # the question's named actor ("the Judge") is the sentence's subject
 FIELD_INTENT_BOOST = 0.3  # "who signed" → the signature line, "to whom" → the recipient, …
 UNKNOWN_WEIGHT = 0.6  # weight of a question word the collection never uses, relative to its rarest word
 SYNONYM_MIN = 0.6  # word-vector cosine for a missing word to count as present ("wife" ~ "wives")
+RANK_WEIGHT = 0.05  # a sentence of a better-retrieved passage is preferred
 DENSE_WEIGHT = 0.5  # meaning vs. words in a sentence's score
 MIN_DENSE = 0.2  # cosine floor between question and answer sentence
 SECOND_SENTENCE_RATIO = 0.85  # a second sentence only if it scores this close to the first
@@ -83,6 +87,7 @@ class Question:
     surface: dict[str, str] = field(default_factory=dict)  # stem → the word as asked ("wife")
     keys: dict[str, frozenset] = field(default_factory=dict)  # stem → stems of its lemmas too
     focus: str | None = None  # the noun a what/which question asks for ("crime" in "What crime …")
+    wants_names: bool = False  # "which prisoners", "who were the …": people, several
 
 
 def classify(question: str) -> str:
@@ -119,6 +124,7 @@ class Candidate:
     coverage: float = 0.0
     score: float = 0.0
     has_focus: bool = True
+    matched: frozenset = frozenset()  # the question's stems this sentence has
 
 
 @dataclass
@@ -198,9 +204,13 @@ def analyze(question: str, lexicon, stems_of, primary: str | None = None) -> Que
     fields = {name for name, rx in FIELD_INTENTS.items() if rx.search(question) or rx.search(corrected)}
     if "sender" in fields:
         fields.add("signature")  # who sent it: the office in the heading and the name signed
+    if "file_number" in fields:
+        fields.discard("telegram_number")  # "the file number of the telegram" asks for the file number
     q = Question(question, classify(question), seen, weights, known, actors, fields, surface)
     q.keys = keys
     m = _FOCUS.search(question.lower())
+    q.wants_names = bool(m and _singular(m.group(1)) in _PEOPLE) or bool(
+        re.match(r"^\s*who (?:were|are)\b|^\s*(?:is|are|was|were) (?:any|there any)\b.*\bnamed?\b", question, re.I))
     if m:
         focus = stems_of(m.group(1))
         q.focus = focus[0] if focus and focus[0] in seen else None
@@ -215,6 +225,20 @@ def analyze(question: str, lexicon, stems_of, primary: str | None = None) -> Que
 
 _LIGHT_VERBS = set("make makes made do does did take takes took have has had get gets got give gives gave go goes went "
                    "come comes came put say says said be is was were are become became".split())
+
+
+_PEOPLE = {"prisoner", "citizen", "person", "official", "minister", "ambassador", "people", "man", "woman",
+           "wife", "member", "diplomat", "envoy", "president", "child", "official", "detainee"}
+
+
+def _singular(word: str) -> str:
+    from lemminflect import getLemma
+
+    return (getLemma(word, upos="NOUN") or (word,))[0]
+
+
+# People named in a sentence: a list ("Roszkowski, Pyk, and Devenis") or a title ("Mrs. Habicht").
+_PEOPLE_MENTION = re.compile(r"\b[A-Z][a-z]+(?:, [A-Z][a-z]+)+,? and [A-Z][a-z]+\b|\b(?:Mr|Mrs|Messrs|Dr|Señor|Sr)\.? [A-Z][a-z]+")
 
 
 def _verb_focus(question: str, stems_of, seen: list[str]) -> str | None:
@@ -255,6 +279,7 @@ def decide(question: Question, candidates: list[Candidate], stems_of, fetch_fiel
         have = text_keys(c.match_text)
         soft = {s: similar(question.surface.get(s, s), c.match_text) for s in unknown} if similar and unknown else {}
         matched = {s for s in question.weights if question.keys.get(s, {s}) & have}
+        c.matched = frozenset(matched)
         got = sum(
             w if s in matched
             else ELSEWHERE_CREDIT * w if s in question.known
@@ -267,10 +292,13 @@ def decide(question: Question, candidates: list[Candidate], stems_of, fetch_fiel
         # have its kin here ("wife" ~ "wives"), or the documents do not say.
         c.has_focus = (question.focus is None or question.focus in matched or question.focus in question.known
                        or soft.get(question.focus, 0.0) >= SYNONYM_MIN)
-        c.score = DENSE_WEIGHT * c.dense + (1 - DENSE_WEIGHT) * c.coverage + 0.02 / (1 + c.rank)
+        c.score = DENSE_WEIGHT * c.dense + (1 - DENSE_WEIGHT) * c.coverage + RANK_WEIGHT / (1 + c.rank)
+        c.score += PROXIMITY_WEIGHT * _proximity(c.text, matched, question.keys)
         opening = " ".join(c.text.split()[:5])
         if any(re.search(rf"\b{a}\b", opening) for a in question.actors):
             c.score += SUBJECT_BOOST
+        if question.wants_names and _PEOPLE_MENTION.search(c.text):
+            c.score += NAMES_BOOST
         if c.chunk.kind in question.fields:
             c.score += FIELD_INTENT_BOOST
         elif c.chunk.kind not in ("body", "notes") and question.qtype not in ("who", "number", "when"):
@@ -306,6 +334,9 @@ def decide(question: Question, candidates: list[Candidate], stems_of, fetch_fiel
             break
         if c.score < SECOND_SENTENCE_RATIO * best.score or any(_same_place(c, o) for o in chosen):
             continue
+        # Another sentence only for what the chosen ones lack (ALCE: every citation must earn its place).
+        if not (c.matched - frozenset().union(*(o.matched for o in chosen))):
+            continue
         chosen.append(c)
     if question.qtype == "why" and previous is not None and _CONSEQUENCE.search(best.text):
         # "We were therefore not in a position …": the reason is what comes before.
@@ -316,6 +347,30 @@ def decide(question: Question, candidates: list[Candidate], stems_of, fetch_fiel
             before = previous(before) if re.match(r"^\S+\s+(?:furthermore|also|moreover)\b", before.text) else None
     chosen = sorted(chosen, key=lambda c: (c.chunk.doc_id, c.start))
     return Decision(False, chosen, related, lead_span(question, chosen, best), "answered")
+
+
+def _proximity(text: str, matched: set[str], keys: dict) -> float:
+    """Matched question words ÷ the fewest consecutive words of ``text`` that hold them all."""
+    if len(matched) < 2:
+        return 0.0
+    hits: list[tuple[int, str]] = []
+    for i, w in enumerate(re.findall(r"[A-Za-z]+", text)):
+        wk = word_keys(w)
+        for s in matched:
+            if keys.get(s, {s}) & wk:
+                hits.append((i, s))
+    need, best, have, left = len(matched), None, {}, 0
+    for right in range(len(hits)):
+        have[hits[right][1]] = have.get(hits[right][1], 0) + 1
+        while len(have) == need:
+            span = hits[right][0] - hits[left][0] + 1
+            best = span if best is None or span < best else best
+            s = hits[left][1]
+            have[s] -= 1
+            if not have[s]:
+                del have[s]
+            left += 1
+    return need / best if best else 0.0
 
 
 def _distinct(cands: list[Candidate]) -> list[Candidate]:
@@ -371,20 +426,29 @@ def lead_span(question: Question, chosen: list[Candidate], best: Candidate) -> s
         near = _nearest(spans, text, question)
         return near.group(0) if near else None
     if question.qtype == "who":
+        # Only "Who <verb>ed …?" with a name right before that verb, active voice: "Oumansky … suggested".
+        verb = re.match(r"^\s*who\s+(?:(?:would|could|will|did|had|has|was|were)\s+)?([a-z]+)", question.text, re.I)
+        if not verb or verb.group(1).lower() in ("is", "are", "was", "were", "be"):
+            return None
+        verb_keys = word_keys(verb.group(1))
+        anchors = [m.start() for m in re.finditer(r"[A-Za-z]+", text)
+                   if word_keys(m.group(0)) & verb_keys and not re.search(r"\b(?:be|been|being|was|were|is|are)\s+$", text[: m.start()])]
+        if not anchors:
+            return None
         q_lower = question.text.lower()
-        names = []
+        names: list[_Match] = []
         for m in _NAME.finditer(text):
             words = m.group(0).split()
             while words and words[0] in _NOT_NAMES:
                 words = words[1:]
             if words and words[-1].lower() not in q_lower and words[-1] not in MONTHS and m.start() > 0:
                 names.append(_Match(" ".join(words), m.start(), m.end()))
-        near = _nearest(names, text, question, before=True)
-        return near.group(0) if near else None
+        before = [(a - n.end(), n) for a in anchors for n in names if 0 <= a - n.end() <= SUBJECT_DISTANCE]
+        return min(before, key=lambda dn: (dn[0], dn[1].start()))[1].group(0) if before else None
     return None
 
 
-def _nearest(matches: list, text: str, question: Question, before: bool = False):
+def _nearest(matches: list, text: str, question: Question, before: bool = False, within: int = 10**6):
     """The match closest to where the question's words occur in ``text`` (preceding them if ``before``)."""
     if not matches:
         return None
@@ -399,7 +463,7 @@ def _nearest(matches: list, text: str, question: Question, before: bool = False)
         return min(ds) if ds else 10**6
 
     best = min(matches, key=lambda m: (distance(m), m.start()))
-    return best if distance(best) < 10**6 else None
+    return best if distance(best) < min(within, 10**6) else None
 
 
 @dataclass

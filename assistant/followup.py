@@ -47,6 +47,12 @@ def resolve(question: str, history: list | None) -> str:
         # "And Pyk?", "On what condition?": too little to stand alone; read with the last question.
         rest = _ELLIPTIC.sub("", question).strip(" ?.,")
         return f"{previous.resolved_question or previous.question} {rest}?".strip()
+    plural = re.search(r"\b(they|them|their)\b", question, re.I)
+    group = re.match(r"^\s*(?:which|what)\s+([a-z]+s)\b", previous.resolved_question or previous.question, re.I)
+    if plural and group:  # "Which prisoners …?" then "How many of them …?": them = the prisoners
+        words = {"they": "the {g}", "them": "the {g}", "their": "the {g}’"}
+        return _PRONOUN.sub(lambda m: words.get(m.group(1).lower(), m.group(0)).format(g=group.group(1).lower())
+                            if m.group(1).lower() in words else m.group(0), question)
     if _PRONOUN.search(question):
         who = antecedent(previous)
         if who:

@@ -26,7 +26,7 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlparse
 
-from assistant.chunks import CHUNKER_VERSION, Chunk, chunk_document
+from assistant.chunks import CHUNKER_VERSION, Chunk, chunk_document, document_context
 from assistant.config import SEEDS_DIR, Settings
 from assistant.documents import Document, document_files, load_documents
 from assistant.embeddings import LocalEmbeddings, weights_sha256
@@ -34,6 +34,7 @@ from assistant.errors import UserError
 
 INDEX_FORMAT = 1
 _DOC_BATCH = 16  # documents embedded and written together (one pending→complete step)
+CONTEXT_WEIGHT = 0.5  # share of the document's heading vector in each window's vector
 
 
 @dataclass
@@ -301,12 +302,16 @@ class Index:
                 units[key] = c.search_text
                 unit_meta[key] = {"doc_id": c.doc_id, "start": c.start, "end": c.end, "kind": c.kind}
         keys = list(units)
-        vectors = np.asarray(self.embeddings.embed_documents([units[k] for k in keys]), dtype=np.float32)
+        contexts = [document_context(d) for d in batch]
+        vectors = np.asarray(self.embeddings.embed_documents([units[k] for k in keys] + contexts), dtype=np.float32)
         vec_of = {k: vectors[i] for i, k in enumerate(keys)}
+        context_of = {d.doc_id: vectors[len(keys) + i] for i, d in enumerate(batch)}
         chunk_vectors = []
         for c in chunks:
             if c.kind in ("body", "notes"):
                 v = np.mean([vec_of[(c.doc_id, s, e)] for s, e in c.sentences], axis=0)
+                # A window's vector leans towards its document's heading and date (see chunks.py).
+                v = v / (np.linalg.norm(v) or 1.0) + CONTEXT_WEIGHT * context_of[c.doc_id]
             else:
                 v = vec_of[(c.doc_id, c.start, c.end)]
             chunk_vectors.append((v / (np.linalg.norm(v) or 1.0)).tolist())

@@ -19,6 +19,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from assistant.chunks import Chunk
+from assistant.config import DEFAULT_K
 from assistant.index import Index
 
 RRF_K = 60
@@ -176,7 +177,7 @@ class HybridRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     index: Index
-    k: int = 4
+    k: int = DEFAULT_K
     filters: Filters = Filters()
 
     def lexicon(self) -> Lexicon:
