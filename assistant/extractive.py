@@ -125,6 +125,7 @@ class Candidate:
     score: float = 0.0
     has_focus: bool = True
     matched: frozenset = frozenset()  # the question's stems this sentence has
+    strict: float = 0.0  # coverage by this sentence's own words only
 
 
 @dataclass
@@ -287,6 +288,8 @@ def decide(question: Question, candidates: list[Candidate], stems_of, fetch_fiel
             for s, w in question.weights.items()
         )
         c.coverage = got / total if total else 0.0
+        # A reason answers a why-question only in the sentence that states the event asked about.
+        c.strict = sum(w for s, w in question.weights.items() if s in matched) / total if total else 0.0
         # "What crime …": the thing asked for must be there (or its kin), not just the rest.
         # A focus the documents use elsewhere may be paraphrased here ("require"); one they never use must
         # have its kin here ("wife" ~ "wives"), or the documents do not say.
@@ -314,7 +317,8 @@ def decide(question: Question, candidates: list[Candidate], stems_of, fetch_fiel
     # Coverage is a gate per sentence, the score ranks what passes it.
     # A header field answers only a question about it, and such a question needs no more words.
     fitting = [c for c in fitting if c.chunk.kind in question.fields or (
-        c.chunk.kind in ("body", "notes") and c.coverage >= MIN_COVERAGE and c.dense >= MIN_DENSE and c.has_focus)]
+        c.chunk.kind in ("body", "notes") and c.coverage >= MIN_COVERAGE and c.dense >= MIN_DENSE and c.has_focus
+        and (question.qtype != "why" or c.strict >= MIN_COVERAGE))]
     if not fitting:
         top = max(c.coverage for c in ranked)
         return Decision(True, [], related, None, f"no sentence covers the question (best {top:.2f})")
@@ -398,7 +402,7 @@ def _fits(question: Question, c: Candidate) -> bool:
     if question.qtype == "number":
         return bool(re.search(r"\d", c.text))
     if question.qtype == "name":  # "the Judge's name": a name must stand next to him ("Judge Smith")
-        return any(m.group(1) not in _NOT_NAMES
+        return any(m.group(1) not in _NOT_NAMES and m.group(1).lower() not in question.text.lower()
                    for a in question.actors for m in re.finditer(rf"\b([A-Z][a-z]+)\s+{re.escape(a)}\b", c.text))
     if question.qtype == "where":  # a place: a name the question does not already give
         return any(w.lower() not in question.text.lower() for w in re.findall(r"\b[A-Z][a-z]+\b", c.text)
@@ -418,9 +422,9 @@ def lead_span(question: Question, chosen: list[Candidate], best: Candidate) -> s
             return best.text
         return None
     text = best.text
-    if question.qtype == "when":
-        m = DATE_EXPR.search(text)
-        return m.group(0) if m else None
+    if question.qtype == "when":  # a date the question does not already give
+        dates = [m for m in DATE_EXPR.finditer(text) if m.group(0) not in question.text]
+        return dates[0].group(0) if dates else None
     if question.qtype == "count":
         spans = [m for m in COUNT.finditer(text) if not re.match(r"\d", m.group(0)) or " " in m.group(0)]
         near = _nearest(spans, text, question)
