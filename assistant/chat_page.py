@@ -48,7 +48,6 @@ FEEDBACK_FILE = "feedback.jsonl"
 # Extractive answers arrive whole; the page reveals them a few words at a time so the
 # class sees the answer being read out. Zero turns the pacing off (tests).
 STREAM_DELAY_S = 0.03
-STREAM_WORDS = 3
 
 _EXPORT_DIR = Path(tempfile.gettempdir()) / "assistant-chat-exports"
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~])")  # "<", ">", "&": html.escape
@@ -467,7 +466,8 @@ def build_app(
     feedback_path: str | Path | None = None,
     documents: Mapping[str, Any] | None = None,
     stream_delay: float = STREAM_DELAY_S,
-    title: str = "Telegram assistant",
+    title: str | None = None,
+    examples: Sequence[str] | None = None,
     warm_up: bool = False,
 ) -> gr.Blocks:
     """The chat page for ``assistant`` (anything with ``ask(question, history)``).
@@ -489,7 +489,12 @@ def build_app(
                 pass
 
         threading.Thread(target=warm, name="chat-page-warm-up", daemon=True).start()
-    subject = "the telegram" if len(docs) == 1 else "the documents"
+    single = len(docs) == 1
+    kind = getattr(getattr(assistant, "chain", None), "subject", None) or ("telegram" if single else "documents")
+    subject = f"the {kind}"
+    title = title or ("Telegram assistant" if kind == "telegram" else "Document assistant")
+    if examples is None:
+        examples = EXAMPLES if kind == "telegram" else ()  # the examples are about telegram no. 352
 
     def respond(question: str, answers: list[Answer]):
         try:
@@ -574,7 +579,7 @@ def build_app(
                     sanitize_html=True,
                     feedback_options=("Like", "Dislike"),
                     buttons=["copy"],
-                    placeholder=f"Ask a question about {subject}, or pick an example below.",
+                    placeholder=f"Ask a question about {subject}" + (", or pick an example below." if examples else "."),
                     group_consecutive_messages=False,
                 )
                 with gr.Row():
@@ -588,9 +593,9 @@ def build_app(
                         autofocus=True,
                     )
                     ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="ask")
-                gr.Markdown("**Examples**")
-                with gr.Row(elem_id="examples"):
-                    example_buttons = [gr.Button(q, size="sm") for q in EXAMPLES]
+                gr.Markdown("**Examples**", visible=bool(examples))
+                with gr.Row(elem_id="examples", visible=bool(examples)):
+                    example_buttons = [gr.Button(q, size="sm") for q in examples]
                 with gr.Row():
                     new_button = gr.Button("New conversation", elem_id="new-conversation", size="sm")
                     export_button = gr.DownloadButton(
@@ -695,15 +700,19 @@ def launch(
 ):
     """Serve ``app``: local by default; another address needs auth or ``insecure``."""
     check_exposure(host, auth, insecure)
+    return _launch(app, host, port, auth, block, quiet)
+
+
+def _launch(app: gr.Blocks, host: str, port: int, auth, block: bool, quiet: bool):
     try:
-        return _launch(app, host, port, auth, block, quiet)
+        return _gradio_launch(app, host, port, auth, block, quiet)
     except OSError as exc:
         if "port" in str(exc).lower():
             raise UserError(f"cannot serve on {host}:{port}: the port is in use (try --port)") from None
         raise
 
 
-def _launch(app: gr.Blocks, host: str, port: int, auth, block: bool, quiet: bool):
+def _gradio_launch(app: gr.Blocks, host: str, port: int, auth, block: bool, quiet: bool):
     return app.launch(
         server_name=host,
         server_port=port,
@@ -732,6 +741,7 @@ def serve(
     port: int = 7860,
     insecure: bool = False,
     feedback_path: str | Path | None = None,
+    llm: str | None = None,
     block: bool = True,
 ):
     """``assistant serve``: open the index and serve the chat page."""
@@ -744,6 +754,8 @@ def serve(
         kwargs["index"] = index
     if collection is not None:
         kwargs["collection"] = collection
+    if llm is not None:
+        kwargs["llm"] = llm
     assistant = Assistant.open(**kwargs)
     app = build_app(assistant, feedback_path=feedback_path, warm_up=True)
-    return launch(app, host=host, port=port, auth=auth, insecure=True, block=block)  # checked above
+    return _launch(app, host, port, auth, block, quiet=False)  # exposure checked above

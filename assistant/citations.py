@@ -19,9 +19,12 @@ from assistant.errors import UserError
 @lru_cache(maxsize=64)
 def _texts_in(path: str, mtime_ns: int) -> dict[str, str]:
     """{document source: text} of one file as it is now (mtime keys the cache)."""
-    from assistant.documents import load_file
+    from assistant.documents import XML_SUFFIXES, load_file, read_text
 
-    return {d.source: d.text for d in load_file(Path(path))}
+    p = Path(path)
+    if p.suffix.lower() not in XML_SUFFIXES:  # a text file is its document: no parsing (no NLTK on `ask`)
+        return {str(p.resolve()): read_text(p)}
+    return {d.source: d.text for d in load_file(p)}
 
 
 def source_text(source: str) -> str | None:

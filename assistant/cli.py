@@ -14,6 +14,7 @@ from typing import List, Optional
 
 import typer
 
+from assistant.config import DEFAULT_K
 from assistant.errors import UserError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -33,6 +34,8 @@ DocOpt = typer.Option(None, "--doc", help="Search only this document (its id, se
                       "--collection NAME`); repeat for several.")
 FromOpt = typer.Option(None, "--from", help="Only documents dated on or after YYYY-MM-DD (undated ones are left out).")
 ToOpt = typer.Option(None, "--to", help="Only documents dated on or before YYYY-MM-DD (undated ones are left out).")
+LlmOpt = typer.Option(None, "--llm", help="LLM for fluent answers on the same checked citations: none (default), "
+                      "local, ollama:MODEL or openai:MODEL (default: $ASSISTANT_LLM).")
 
 
 def _err(message: str) -> None:
@@ -56,7 +59,7 @@ def ingest(
     typer.echo(f"{idx.settings.collection}: {report.line()}")
 
 
-def _print_answer(answer, as_json: bool) -> None:
+def _print_answer(answer, as_json: bool, text_shown: bool = False) -> None:
     if as_json:
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
@@ -65,7 +68,8 @@ def _print_answer(answer, as_json: bool) -> None:
 
     console = Console(highlight=False, soft_wrap=True)
     style = "yellow" if answer.abstained else "bold"
-    console.print(escape(answer.answer), style=style)
+    if not text_shown:  # (streamed answers have printed their text already)
+        console.print(escape(answer.answer), style=style)
     if answer.notice:
         console.print(f"note: {escape(answer.notice)}", style="dim")
     listed = answer.citations or answer.related
@@ -86,10 +90,11 @@ def ask(
     as_json: bool = typer.Option(False, "--json", help="Print the answer as one JSON object."),
     index: Optional[Path] = IndexOpt,
     collection: Optional[str] = CollectionOpt,
-    k: int = typer.Option(4, "-k", min=1, max=50, help="Passages retrieved."),
+    k: int = typer.Option(DEFAULT_K, "-k", min=1, max=50, help="Passages retrieved."),
     doc: Optional[List[str]] = DocOpt,
     date_from: Optional[str] = FromOpt,
     date_to: Optional[str] = ToOpt,
+    llm: Optional[str] = LlmOpt,
 ) -> None:
     """Answer one question from the indexed documents."""
     from assistant.api import Assistant
@@ -97,9 +102,12 @@ def ask(
 
     check_question(question)  # before loading anything
     filters = _filters(doc, date_from, date_to)
-    assistant = Assistant.open(index=index, collection=collection, k=k, **filters)
+    assistant = Assistant.open(index=index, collection=collection, k=k, llm=llm, **filters)
     _check_doc_ids(assistant, filters["doc_ids"])
-    _print_answer(assistant.ask(question), as_json)
+    if assistant.chain.llm is not None and not as_json:
+        _print_streamed(assistant, question)
+    else:
+        _print_answer(assistant.ask(question), as_json)
 
 
 @app.command()
@@ -107,16 +115,17 @@ def chat(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per answer."),
     index: Optional[Path] = IndexOpt,
     collection: Optional[str] = CollectionOpt,
-    k: int = typer.Option(4, "-k", min=1, max=50, help="Passages retrieved."),
+    k: int = typer.Option(DEFAULT_K, "-k", min=1, max=50, help="Passages retrieved."),
     doc: Optional[List[str]] = DocOpt,
     date_from: Optional[str] = FromOpt,
     date_to: Optional[str] = ToOpt,
+    llm: Optional[str] = LlmOpt,
 ) -> None:
     """A conversation: one question per line on stdin; follow-ups use the history."""
     from assistant.api import Assistant
 
     filters = _filters(doc, date_from, date_to)
-    assistant = Assistant.open(index=index, collection=collection, k=k, **filters)
+    assistant = Assistant.open(index=index, collection=collection, k=k, llm=llm, **filters)
     _check_doc_ids(assistant, filters["doc_ids"])
     interactive = sys.stdin.isatty()
     history = []
@@ -130,6 +139,10 @@ def chat(
         if not question:
             continue
         try:
+            if assistant.chain.llm is not None and not as_json:
+                history.append(_print_streamed(assistant, question, history))
+                sys.stdout.flush()
+                continue
             answer = assistant.ask(question, history)
         except UserError as exc:  # one bad line does not end the conversation
             _err(str(exc))
@@ -137,6 +150,24 @@ def chat(
         history.append(answer)
         _print_answer(answer, as_json)
         sys.stdout.flush()
+
+
+def _print_streamed(assistant, question: str, history=None):
+    """Print the answer's text as the LLM's checked sentences arrive, then its citations."""
+    shown = ""
+    final = None
+    for final in assistant.stream(question, history):
+        if final.answer.startswith(shown):
+            sys.stdout.write(final.answer[len(shown):])
+            sys.stdout.flush()
+            shown = final.answer
+    if final is None:
+        return None
+    if shown != final.answer:  # not a continuation of what streamed: print it whole
+        sys.stdout.write(("\n" if shown else "") + final.answer)
+    sys.stdout.write("\n")
+    _print_answer(final, as_json=False, text_shown=True)
+    return final
 
 
 # --- collections and search filters (--doc, --from, --to) ---------------------------
@@ -267,12 +298,13 @@ def serve(
     insecure: bool = typer.Option(False, "--insecure", help="Allow a non-local --host without a password (warns)."),
     feedback: Optional[Path] = typer.Option(None, "--feedback", help="Thumbs up/down log, JSONL "
                                             "(default: feedback.jsonl in the index folder)."),
+    llm: Optional[str] = LlmOpt,
 ) -> None:
     """Serve the chat page (Gradio) on this machine; no share link, no analytics."""
     from assistant.chat_page import serve as serve_chat_page  # Gradio only for this command
 
     serve_chat_page(index=index, collection=collection, host=host, port=port, insecure=insecure,
-                    feedback_path=feedback)
+                    feedback_path=feedback, llm=llm)
 
 
 from assistant.evaluate import eval_command  # noqa: E402  (light: the eval's heavy imports are inside it)

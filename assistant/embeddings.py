@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from functools import cached_property
 from pathlib import Path
 
@@ -82,9 +83,37 @@ class LocalEmbeddings(Embeddings):
         torch.set_num_threads(self.threads)
         return SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
 
+    # The ONNX route (assistant/onnx_embed.py): the same model exported beside the index,
+    # run by onnxruntime; same vectors (cosine >= 0.9999, tested), no torch import.
+    onnx = None
+
+    def use_onnx(self, export_dir: Path, weights_sha256: str, export: bool = False) -> bool:
+        """Embed through the ONNX export in ``export_dir`` when it matches these weights;
+        with ``export`` (ingest), make it first. ``ASSISTANT_EMBEDDINGS=torch`` keeps
+        sentence-transformers. Returns whether the ONNX route is on."""
+        self.onnx = None
+        if os.environ.get("ASSISTANT_EMBEDDINGS", "").strip().lower() == "torch":
+            return False
+        from assistant import onnx_embed
+
+        if export:
+            try:
+                onnx_embed.export_onnx(self.model_path, export_dir, weights_sha256=weights_sha256)
+            except Exception as exc:  # an exporter problem must not stop an ingest: torch still works
+                print(f"note: no ONNX export ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                      "embedding with sentence-transformers", file=sys.stderr)
+                return False
+        # Ingest embeds batches: every core (without spinning threads, which made a busy
+        # shared machine ~2x slower); queries: one thread (bench/README.md).
+        threads = (os.cpu_count() or 1) if export else self.threads
+        self.onnx = onnx_embed.OnnxQueryEmbedder.open(export_dir, weights_sha256, threads=threads)
+        return self.onnx is not None
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
+        if self.onnx is not None:
+            return self.onnx.embed_documents(list(texts))
         import torch
 
         # Batches (ingest) use every core; single queries one thread (steadier on shared cores).

@@ -35,6 +35,7 @@ DEFAULT_TOLERANCES: dict[str, float] = {
     "hit@3": 0.02,
     "hit@5": 0.02,
     "mrr": 0.03,
+    "doc_hit@5": 0.02,
     "citation_precision": 0.03,
     "citation_recall": 0.03,
     "citation_validity": 0.0,
@@ -65,13 +66,14 @@ def default_baseline_path(evalset) -> Path:
     return evalset.path.parent / f"baseline-{evalset.name}.json"
 
 
-def run_set(evalset, *, index_dir: Path, progress: bool = False, k: int | None = None) -> dict:
+def run_set(evalset, *, index_dir: Path, progress: bool = False, k: int | None = None,
+            llm: str | None = None) -> dict:
     """Ask every question of ``evalset`` and return the results document (see ``evals/README.md``)."""
     from assistant.evalsets import load_set_documents, locate_evidence
 
     documents = load_set_documents(evalset)
     locate_evidence(evalset, documents)
-    assistant, embeddings, collection = _open_assistant(evalset, index_dir, k)
+    assistant, embeddings, collection = _open_assistant(evalset, index_dir, k, llm=llm)
 
     answers: list[tuple] = []  # (item, answer dict, wall ms)
     bar = _progress(len(evalset.items), progress)
@@ -112,7 +114,7 @@ def run_set(evalset, *, index_dir: Path, progress: bool = False, k: int | None =
     }
 
 
-def _open_assistant(evalset, index_dir: Path, k: int | None = None):
+def _open_assistant(evalset, index_dir: Path, k: int | None = None, llm: str | None = None):
     """Build (or bring up to date) the set's own index and open an Assistant on it."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from assistant import Assistant
@@ -125,8 +127,14 @@ def _open_assistant(evalset, index_dir: Path, k: int | None = None):
     try:
         settings = Settings(index_dir=Path(index_dir), collection=collection, chroma_url=None)
         index = Index(settings)
-        index.ingest(evalset.document_paths(), progress=False)
-        assistant = Assistant.open(index=Path(index_dir), collection=collection, **({"k": k} if k else {}))
+        try:
+            index.ingest(evalset.document_paths(), progress=False)
+        except UserError:
+            # Built by another chunker or model: this index is the eval's own cache, so rebuild it.
+            index = Index(settings, index.embeddings)
+            index.ingest(evalset.document_paths(), progress=False, rebuild=True)
+        assistant = Assistant.open(index=Path(index_dir), collection=collection, llm=llm,
+                                   **({"k": k} if k else {}))
     finally:
         if saved_url is not None:
             os.environ["ASSISTANT_CHROMA_URL"] = saved_url
@@ -301,16 +309,18 @@ def eval_command(
     update_baseline: bool = typer.Option(False, "--update-baseline", help="Rewrite the baseline with this run's results."),
     index: Optional[Path] = typer.Option(None, "--index", help="Folder of the eval's own index (default: .index/eval-<set>)."),
     k: Optional[int] = typer.Option(None, "-k", min=1, max=50, help="Passages retrieved (default: the Assistant's)."),
+    llm: Optional[str] = typer.Option(None, "--llm", help="LLM backend, as for `ask --llm` (default: $ASSISTANT_LLM or none)."),
 ) -> None:
     """Run a reference question set and compare it to its baseline (exit 1 on a regression)."""
-    code = run_eval(set_name, baseline=baseline, out=out, update_baseline=update_baseline, index=index, k=k)
+    code = run_eval(set_name, baseline=baseline, out=out, update_baseline=update_baseline, index=index, k=k,
+                    llm=llm)
     if code:
         raise typer.Exit(code)
 
 
 def run_eval(set_name: str, *, baseline: Path | None = None, out: Path | None = None,
              update_baseline: bool = False, index: Path | None = None, k: int | None = None,
-             console=None) -> int:
+             console=None, llm: str | None = None) -> int:
     """The command's work; returns the exit code (0, or 1 on a regression against the baseline)."""
     from rich.console import Console
 
@@ -332,7 +342,7 @@ def run_eval(set_name: str, *, baseline: Path | None = None, out: Path | None = 
 
     index_dir = index or default_index_dir(evalset.name)
     console.print(f"eval set [bold]{evalset.name}[/] ({len(evalset.items)} questions) · index {_display(index_dir)}")
-    results = run_set(evalset, index_dir=index_dir, progress=console.is_terminal, k=k)
+    results = run_set(evalset, index_dir=index_dir, progress=console.is_terminal, k=k, llm=llm)
     comparison = compare(results, baseline_doc, tolerances) if baseline_doc else None
 
     from assistant import report

@@ -160,13 +160,25 @@ class Index:
     @cached_property
     def stores(self):
         """(chunks, units, docs) of an existing, model-compatible collection."""
-        return self._collections(create=False)
+        stores = self._collections(create=False)
+        self.prepare_embeddings()
+        return stores
+
+    def prepare_embeddings(self, export: bool = False) -> bool:
+        """Embed through the ONNX export in ``INDEX/onnx`` when it matches the weights (no
+        torch import on the ask path); ``export`` (ingest) makes or refreshes it first."""
+        if not hasattr(self.embeddings, "use_onnx"):
+            return False
+        from assistant.onnx_embed import default_export_dir
+
+        return self.embeddings.use_onnx(default_export_dir(self.cache_dir),
+                                        self.model_identity()["weights_sha256"], export=export)
 
     # --- state ----------------------------------------------------------------------
 
     def manifest(self, docs_col=None) -> dict[str, dict]:
         docs_col = docs_col or self.stores[2]
-        got = docs_col.get(include=["metadatas"])
+        got = _get_all(docs_col, ["metadatas"])
         return {i: m for i, m in zip(got["ids"], got["metadatas"])}
 
     def pending(self) -> list[dict]:
@@ -178,7 +190,7 @@ class Index:
         return hashlib.sha256(json.dumps(items).encode()).hexdigest()[:16]
 
     def all_chunks(self) -> list[Chunk]:
-        got = self.stores[0].get(include=["documents", "metadatas"])
+        got = _get_all(self.stores[0], ["documents", "metadatas"])
         chunks = [Chunk.from_record(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
         return sorted(chunks, key=lambda c: c.id)
 
@@ -230,6 +242,7 @@ class Index:
             self.drop()
         chunks_col, units_col, docs_col = self._collections(create=True)
         self.__dict__["stores"] = (chunks_col, units_col, docs_col)
+        self.prepare_embeddings(export=True)
         manifest = self.manifest(docs_col)
         report = IngestReport()
 
@@ -372,6 +385,20 @@ class Index:
 def _doc_meta(doc: Document, status: str, **extra) -> dict:
     return {"sha256": doc.sha256, "source": doc.source, "title": doc.title, "date": doc.date or "",
             "status": status, **extra}
+
+
+def _get_all(collection, include: list[str], page: int = 5000) -> dict[str, list]:
+    """Every record of a collection, fetched in pages: one unpaged ``get()`` fails past some
+    tens of thousands of records ("too many SQL variables", seen at 10,000 documents)."""
+    out: dict[str, list] = {"ids": [], **{k: [] for k in include}}
+    offset = 0
+    while True:
+        got = collection.get(include=include, limit=page, offset=offset)
+        for key in out:
+            out[key] += got[key] or []
+        if len(got["ids"]) < page:
+            return out
+        offset += page
 
 
 def _unit_id(key: tuple[str, int, int]) -> str:

@@ -20,7 +20,9 @@ holds the whole answer to it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import os
 import threading
 from dataclasses import dataclass
@@ -158,10 +160,12 @@ def _load_local(gguf_path: str):
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    transformers.utils.logging.disable_progress_bar()  # no tqdm bars in the CLI's output
+    transformers.utils.logging.disable_progress_bar()
     path = Path(gguf_path)
-    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-    model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name)
+    # the GGUF reader draws its own tqdm bar on stderr, which no setting turns off
+    with contextlib.redirect_stderr(io.StringIO()):
+        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name)
     model.eval()
     # greedy decoding: drop the sampling defaults so generate() does not warn about them
     model.generation_config.do_sample = False

@@ -68,6 +68,12 @@ def first_hit_rank(passages: Sequence[Mapping], supporting: Sequence[SpanRef]) -
     return None
 
 
+def first_doc_rank(passages: Sequence[Mapping], doc_ids: Iterable[str]) -> int | None:
+    """1-based rank of the first passage from one of the evidence's documents."""
+    wanted = set(doc_ids)
+    return next((rank for rank, p in enumerate(passages, start=1) if p["doc_id"] in wanted), None)
+
+
 def hit_at(rank: int | None, k: int) -> float:
     return 1.0 if rank is not None and rank <= k else 0.0
 
@@ -210,6 +216,8 @@ def score_item(item, answer: Mapping, documents: Mapping, *, similarity: float |
     reasons: list[str] = []
     if item.answerable:
         rank = first_hit_rank(answer.get("passages") or (), supporting)
+        doc_rank = first_doc_rank(answer.get("passages") or (), (ev.doc_id for ev in item.supporting))
+        miss = "" if rank else " (retrieval miss: right document, other passages)" if doc_rank else " (retrieval miss)"
         all_terms, share, missing = key_terms_score(text, item.key_terms) if not abstained else (
             False, 0.0, [g[0] for g in item.key_terms])
         lead = answer.get("lead")
@@ -221,6 +229,8 @@ def score_item(item, answer: Mapping, documents: Mapping, *, similarity: float |
             "rank": rank,
             **{f"hit@{k}": hit_at(rank, k) for k in HIT_KS},
             "rr": reciprocal_rank(rank),
+            "doc_rank": doc_rank,
+            "doc_hit@5": hit_at(doc_rank, 5),
             "key_terms": all_terms,
             "key_term_share": share,
             "missing_terms": missing,
@@ -236,11 +246,12 @@ def score_item(item, answer: Mapping, documents: Mapping, *, similarity: float |
             if lead_state == "wrong":
                 reasons.append(f"wrong lead span: {lead!r}")
             if on_evidence == 0:
-                reasons.append("no valid citation on the evidence" + ("" if rank else " (retrieval miss)"))
+                reasons.append("no valid citation on the evidence" + miss)
         if not all(valid):
             reasons.append(f"{len(valid) - sum(valid)} invalid citation(s)")
     else:
-        scores.update({"rank": None, **{f"hit@{k}": None for k in HIT_KS}, "rr": None, "key_terms": None,
+        scores.update({"rank": None, **{f"hit@{k}": None for k in HIT_KS}, "rr": None, "doc_rank": None,
+                       "doc_hit@5": None, "key_terms": None,
                        "key_term_share": None, "missing_terms": [], "lead": None, "citation_precision": None,
                        "citation_recall": None})
         if not abstained:
@@ -286,6 +297,7 @@ def aggregate(scores: Sequence[Mapping]) -> dict:
         "similarity": _mean(s["similarity"] for s in answerable),
         **{f"hit@{k}": _mean(s[f"hit@{k}"] for s in answerable) for k in HIT_KS},
         "mrr": _mean(s["rr"] for s in answerable),
+        "doc_hit@5": _mean(s["doc_hit@5"] for s in answerable),  # the right document, any passage of it
         # Precision over answers that cite; recall over answers given (false refusals are their own rate).
         "citation_precision": _mean(s["citation_precision"] for s in answered),
         "citation_recall": _mean(s["citation_recall"] for s in answered),

@@ -25,6 +25,7 @@ SHOWN = [
     ("hit@3", "hit@3", "num"),
     ("hit@5", "hit@5", "num"),
     ("mrr", "MRR", "num"),
+    ("doc_hit@5", "document hit@5", "num"),
     ("citation_precision", "citation precision", "num"),
     ("citation_recall", "citation recall", "num"),
     ("citation_validity", "citation validity", "pct"),
@@ -38,7 +39,7 @@ SHOWN = [
     ("latency_p95_ms", "latency p95 (ms)", "int"),
 ]
 BY_TYPE_PLOT = ["pass_rate", "key_term_accuracy", "hit@3", "citation_precision", "citation_recall", "abstention_recall"]
-VS_BASELINE_PLOT = ["pass_rate", "key_term_accuracy", "token_f1", "similarity", "hit@1", "hit@3", "hit@5", "mrr",
+VS_BASELINE_PLOT = ["pass_rate", "key_term_accuracy", "token_f1", "similarity", "hit@1", "hit@3", "hit@5", "mrr", "doc_hit@5",
                     "citation_precision", "citation_recall", "citation_validity", "abstention_precision",
                     "abstention_recall", "false_refusal_rate"]
 

@@ -42,6 +42,19 @@ def _isolated_user_state(tmp_path_factory):
         os.environ["ASSISTANT_INDEX_DIR"] = old
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_onnx_cache(tmp_path_factory):
+    """The ONNX export cache (assistant/onnx_embed.py) lives in a session temp dir: the
+    model is exported once per test session, and new test indexes hard-link it."""
+    old = os.environ.get("ASSISTANT_CACHE_DIR")
+    os.environ["ASSISTANT_CACHE_DIR"] = str(tmp_path_factory.mktemp("user-cache"))
+    yield
+    if old is None:
+        os.environ.pop("ASSISTANT_CACHE_DIR", None)
+    else:
+        os.environ["ASSISTANT_CACHE_DIR"] = old
+
+
 @pytest.fixture(scope="session")
 def seed_text() -> str:
     return SEED_FILE.read_text(encoding="utf-8")
