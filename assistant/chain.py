@@ -17,7 +17,7 @@ from typing import Iterator
 import numpy as np
 from langchain_core.runnables import RunnableGenerator
 
-from assistant import extractive, followup
+from assistant import extractive, followup, spelling
 from assistant.answer import Answer, Citation, Passage
 from assistant.citations import verify
 from assistant.retrieval import HybridRetriever, stems
@@ -38,16 +38,23 @@ class AnswerChain:
 
             return list(stream_chain(self, question, history))[-1]
         t0 = time.perf_counter()
-        resolved = self._resolve(question, history)
+        typed = self._respell(question)
+        resolved = self._resolve(typed, history)
         t1 = time.perf_counter()
         hits = self.retriever.search(resolved)
         t2 = time.perf_counter()
-        decision, candidates = self._decide(resolved, hits, primary=question)
+        decision, candidates = self._decide(resolved, hits, primary=typed)
         answer = self._compose(question, resolved, decision, hits)
         t3 = time.perf_counter()
         timings = {"resolve": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000, "answer": (t3 - t2) * 1000,
                    "total": (t3 - t0) * 1000}
         return answer.replace(timings_ms={k: round(v, 2) for k, v in timings.items()})
+
+    def _respell(self, question: str) -> str:
+        """Misspelled English words corrected ("prisonners"); a word close to one the collection
+        uses is left for the lexicon's own correction ("roskowski" → "Roszkowski")."""
+        lexicon = self.retriever.lexicon()
+        return spelling.respell(question, known=lambda w: any(s in lexicon.df for s in lexicon.correct(stems(w))))
 
     def _resolve(self, question: str, history: list[Answer] | None) -> str:
         """With an LLM, the follow-up rewritten through prompts/rewrite_*.txt; without one (or

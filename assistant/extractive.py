@@ -88,6 +88,7 @@ class Question:
     keys: dict[str, frozenset] = field(default_factory=dict)  # stem → stems of its lemmas too
     focus: str | None = None  # the noun a what/which question asks for ("crime" in "What crime …")
     wants_names: bool = False  # "which prisoners", "who were the …": people, several
+    own: frozenset = frozenset()  # a follow-up's own words the collection has ("given" in "Was it given?")
 
 
 def classify(question: str) -> str:
@@ -200,6 +201,8 @@ def analyze(question: str, lexicon, stems_of, primary: str | None = None) -> Que
     if primary and primary != question:
         own = {lexicon.correct([t])[0] for w in re.findall(r"[A-Za-z]+", primary) for t in stems_of(w)}
         weights = {s: w * (2.0 if s in own else 1.0) for s, w in weights.items()}
+    else:
+        own = set()
     actors = [w for w in re.findall(r"\b[A-Z][a-z]+\b", question)[0:] if w not in _NOT_NAMES and question.find(w) > 0]
     corrected = " ".join(lexicon.correct(stems_of(question)))  # "who signd" → "sign": intents survive typos
     fields = {name for name, rx in FIELD_INTENTS.items() if rx.search(question) or rx.search(corrected)}
@@ -209,11 +212,12 @@ def analyze(question: str, lexicon, stems_of, primary: str | None = None) -> Que
         fields.discard("telegram_number")  # "the file number of the telegram" asks for the file number
     q = Question(question, classify(question), seen, weights, known, actors, fields, surface)
     q.keys = keys
+    q.own = frozenset(own & known)
     m = _FOCUS.search(question.lower())
     q.wants_names = bool(m and _singular(m.group(1)) in _PEOPLE) or bool(
         re.match(r"^\s*who (?:were|are)\b|^\s*(?:is|are|was|were) (?:any|there any)\b.*\bnamed?\b", question, re.I))
     if m:
-        focus = stems_of(m.group(1))
+        focus = lexicon.correct(stems_of(m.group(1)))
         q.focus = focus[0] if focus and focus[0] in seen else None
     else:
         q.focus = _verb_focus(question, stems_of, seen)
@@ -275,16 +279,19 @@ def decide(question: Question, candidates: list[Candidate], stems_of, fetch_fiel
             gist = sorted(gist, key=lambda c: c.start)
             return Decision(False, gist, [], None, "the document's gist")
     total = sum(question.weights.values())
-    unknown = [s for s in question.weights if s not in question.known]
     for c in candidates:
         have = text_keys(c.match_text)
-        soft = {s: similar(question.surface.get(s, s), c.match_text) for s in unknown} if similar and unknown else {}
         matched = {s for s in question.weights if question.keys.get(s, {s}) & have}
+        if question.wants_names and question.focus and _PEOPLE_MENTION.search(c.text):
+            matched.add(question.focus)  # "which prisoners": the names are the prisoners
+        # A word missing here may be paraphrased here ("prisoners" ~ "jail", "wife" ~ "wives").
+        soft = ({s: similar(question.surface.get(s, s), c.match_text) for s in question.weights if s not in matched}
+                if similar else {})
         c.matched = frozenset(matched)
         got = sum(
             w if s in matched
-            else ELSEWHERE_CREDIT * w if s in question.known
-            else w * soft[s] if soft.get(s, 0.0) >= SYNONYM_MIN else 0.0
+            else max(ELSEWHERE_CREDIT if s in question.known else 0.0,
+                     soft[s] if soft.get(s, 0.0) >= SYNONYM_MIN else 0.0) * w
             for s, w in question.weights.items()
         )
         c.coverage = got / total if total else 0.0
@@ -318,10 +325,17 @@ def decide(question: Question, candidates: list[Candidate], stems_of, fetch_fiel
     # A header field answers only a question about it, and such a question needs no more words.
     fitting = [c for c in fitting if c.chunk.kind in question.fields or (
         c.chunk.kind in ("body", "notes") and c.coverage >= MIN_COVERAGE and c.dense >= MIN_DENSE and c.has_focus
-        and (question.qtype != "why" or c.strict >= MIN_COVERAGE))]
+        and (question.qtype != "why" or c.strict >= MIN_COVERAGE)
+        # A follow-up completed from the conversation ("Was it given?") asks about its own words,
+        # not about what the last question already asked.
+        and (not question.own or c.matched & question.own))]
     if not fitting:
         top = max(c.coverage for c in ranked)
         return Decision(True, [], related, None, f"no sentence covers the question (best {top:.2f})")
+    named = [c for c in fitting if question.wants_names and (
+        c.chunk.kind in question.fields or _PEOPLE_MENTION.search(c.text))]
+    if named:  # "Which prisoners …?": the sentences (or header fields) naming them answer it; others only mention them
+        fitting = named
     best = fitting[0]
 
     chosen = [best]
@@ -350,7 +364,7 @@ def decide(question: Question, candidates: list[Candidate], stems_of, fetch_fiel
                 chosen.append(before)
             before = previous(before) if re.match(r"^\S+\s+(?:furthermore|also|moreover)\b", before.text) else None
     chosen = sorted(chosen, key=lambda c: (c.chunk.doc_id, c.start))
-    return Decision(False, chosen, related, lead_span(question, chosen, best), "answered")
+    return Decision(False, chosen, related, lead_span(question, chosen, best, similar), "answered")
 
 
 def _proximity(text: str, matched: set[str], keys: dict) -> float:
@@ -410,8 +424,9 @@ def _fits(question: Question, c: Candidate) -> bool:
     return True
 
 
-def lead_span(question: Question, chosen: list[Candidate], best: Candidate) -> str | None:
-    """A short span of the best sentence that answers a who / when / how-many question."""
+def lead_span(question: Question, chosen: list[Candidate], best: Candidate, similar=None) -> str | None:
+    """A short span of the best sentence that answers a who / when / how-many question.
+    ``similar(word, text)``: the verb may be paraphrased ("Who proposed …" → "Oumansky … suggested")."""
     kind = best.chunk.kind
     if kind not in ("body", "notes"):
         by_kind = {c.chunk.kind: c.text for c in chosen}
@@ -435,8 +450,14 @@ def lead_span(question: Question, chosen: list[Candidate], best: Candidate) -> s
         if not verb or verb.group(1).lower() in ("is", "are", "was", "were", "be"):
             return None
         verb_keys = word_keys(verb.group(1))
+        def same_verb(word: str) -> bool:
+            if word_keys(word) & verb_keys:
+                return True
+            return (similar is not None and len(word) > 3 and word.islower()
+                    and similar(verb.group(1).lower(), word) >= SYNONYM_MIN)
+
         anchors = [m.start() for m in re.finditer(r"[A-Za-z]+", text)
-                   if word_keys(m.group(0)) & verb_keys and not re.search(r"\b(?:be|been|being|was|were|is|are)\s+$", text[: m.start()])]
+                   if same_verb(m.group(0)) and not re.search(r"\b(?:be|been|being|was|were|is|are)\s+$", text[: m.start()])]
         if not anchors:
             return None
         q_lower = question.text.lower()
