@@ -128,6 +128,12 @@ def test_missing_or_incomplete_export_is_not_used(export_dir, model_path, tmp_pa
         OnnxQueryEmbedder(partial)
 
 
+def _in_fresh_process(code: str) -> dict:
+    """Run ``code`` in a new interpreter (so imports start from nothing); its last line is JSON."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def test_query_route_does_not_import_torch(export_dir):
     code = (
         "import sys, json\n"
@@ -136,8 +142,7 @@ def test_query_route_does_not_import_torch(export_dir):
         "print(json.dumps({'dim': len(v), 'torch': 'torch' in sys.modules,\n"
         "  'st': 'sentence_transformers' in sys.modules}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    got = json.loads(out.stdout.strip().splitlines()[-1])
+    got = _in_fresh_process(code)
     assert got == {"dim": 384, "torch": False, "st": False}
 
 
@@ -155,8 +160,7 @@ def test_a_new_index_takes_the_export_from_the_user_cache_without_torch(export_d
         f"            cache_dir=Path({str(cache_dir)!r}))\n"
         "print(json.dumps({'torch': 'torch' in sys.modules}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"torch": False}
+    assert _in_fresh_process(code) == {"torch": False}
     assert export_is_current(new_index / "onnx", real)
     assert (new_index / "onnx" / ONNX_FILE).stat().st_ino == (cached / ONNX_FILE).stat().st_ino
 
@@ -201,7 +205,6 @@ def test_cold_ask_does_not_import_torch(telegram_index):
         "print(json.dumps({'cited': [c.quote for c in a.citations], 'torch': 'torch' in sys.modules,\n"
         "  'st': 'sentence_transformers' in sys.modules}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    got = json.loads(out.stdout.strip().splitlines()[-1])
+    got = _in_fresh_process(code)
     assert got["torch"] is False and got["st"] is False
     assert any("Welles" in q for q in got["cited"])
