@@ -16,7 +16,11 @@ averages items overall and by type. Definitions (documented in ``evals/README.md
 - lead: the short answer the extractive answerer puts before its quotations ("Welles: “…”");
   *correct* when it holds every key-term group, *wrong* otherwise, *missing* when there is none;
 - pass: answerable → answered, all key terms, no wrong lead, every citation valid, ≥ 1 valid
-  citation on a supporting span; unanswerable → abstained.
+  citation on a supporting span; unanswerable → abstained;
+- concise-correct: answerable → answered, all key terms, every citation valid, and the answer
+  (before any "Sources" footer, citation markers removed) no longer than its type's limit
+  (``CONCISE_LIMITS``); unanswerable → abstained. ``followup_accuracy`` is the concise-correct
+  rate over the turns after the first of conversations.
 """
 
 from __future__ import annotations
@@ -35,6 +39,15 @@ HIT_KS = (1, 3, 5)
 _MARKER = re.compile(r"\s*\[(\d+)\]")
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "—": "-", "–": "-"})
 _ARTICLES = {"a", "an", "the"}
+# Concise-correct: the longest answer (characters) that still counts, by question type. Short-answer
+# types get 200, summaries have no limit, every other type (follow-up turns included) 400.
+SHORT_LIMIT, LONG_LIMIT = 200, 400
+CONCISE_LIMITS: dict[str, int | None] = {
+    **{t: SHORT_LIMIT for t in ("who", "when", "where", "count", "which")},
+    "summary": None,
+}
+_ANY_MARKER = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+_SOURCES_FOOTER = re.compile(r"\n\s*Sources:.*\Z", re.DOTALL)
 
 
 # --- spans --------------------------------------------------------------------------------------
@@ -89,6 +102,19 @@ def answer_text(answer: Mapping) -> str:
     """The answer without its citation markers ("[1]"), which are not words of the answer."""
     numbers = {str(c.get("n")) for c in answer.get("citations") or ()}
     return _MARKER.sub(lambda m: "" if m.group(1) in numbers else m.group(0), answer.get("answer") or "").strip()
+
+
+def concise_length(answer: Mapping | str) -> int:
+    """Characters of the answer itself: before any "Sources" footer, citation markers ("[1]",
+    "[1, 2]") removed, outer spaces stripped."""
+    text = answer if isinstance(answer, str) else (answer.get("answer") or "")
+    text = _SOURCES_FOOTER.sub("", text)
+    return len(_ANY_MARKER.sub("", text).strip())
+
+
+def concise_limit(qtype: str) -> int | None:
+    """The length limit of ``concise_correct`` for a question type (None: no limit)."""
+    return CONCISE_LIMITS.get(qtype, LONG_LIMIT)
 
 
 def fold(text: str) -> str:
@@ -200,11 +226,14 @@ def score_item(item, answer: Mapping, documents: Mapping, *, similarity: float |
     if latency_ms is None:
         latency_ms = (answer.get("timings_ms") or {}).get("total")
 
+    concise_chars = concise_length(answer)
     scores: dict = {
         "answerable": item.answerable,
+        "follow_up": item.turn > 1,
         "abstained": abstained,
         "answer_chars": chars,
         "answer_words": words,
+        "concise_chars": concise_chars,
         "n_citations": len(cites),
         "citations_valid": sum(valid),
         "citation_validity": (sum(valid) / len(valid)) if valid else None,
@@ -256,9 +285,20 @@ def score_item(item, answer: Mapping, documents: Mapping, *, similarity: float |
                        "citation_recall": None})
         if not abstained:
             reasons.append("answered an unanswerable question")
+    scores["concise_correct"] = concise_correct(item, scores, valid)
     scores["pass"] = not reasons
     scores["fail_reasons"] = reasons
     return scores
+
+
+def concise_correct(item, scores: Mapping, valid: Sequence[bool]) -> bool:
+    """Answerable: answered, every key-term group present, every citation valid, and no longer than
+    the type's limit. Unanswerable: abstained."""
+    if not item.answerable:
+        return bool(scores["abstained"])
+    limit = concise_limit(item.type)
+    return (not scores["abstained"] and bool(scores["key_terms"]) and all(valid)
+            and (limit is None or scores["concise_chars"] <= limit))
 
 
 # --- aggregates -----------------------------------------------------------------------------------
@@ -283,6 +323,7 @@ def aggregate(scores: Sequence[Mapping]) -> dict:
     """Aggregates of item scores (all items given; answerable-only metrics skip the others).
 
     Rates are shares in [0, 1]; ``None`` where no item qualifies (e.g. no unanswerable items).
+    Scores written before a metric existed (an older baseline) give ``None`` for it.
     """
     answerable = [s for s in scores if s["answerable"]]
     unanswerable = [s for s in scores if not s["answerable"]]
@@ -308,12 +349,44 @@ def aggregate(scores: Sequence[Mapping]) -> dict:
         # Leads: how often an answer opens with a short answer, and how often that lead is wrong.
         "lead_rate": _mean(s["lead"] != "missing" for s in answered),
         "wrong_lead_rate": _mean(s["lead"] == "wrong" for s in answered),
+        # Concise-correct: right, cited validly, and short enough for its type (see CONCISE_LIMITS).
+        "concise_correct_rate": _mean(s.get("concise_correct") for s in answerable),
+        "followup_accuracy": _mean(s.get("concise_correct") for s in scores if s.get("follow_up")),
+        "answer_chars_median": percentile([s.get("concise_chars") for s in answered], 50),
         "answer_words_mean": _mean(s["answer_words"] for s in answered),
         "answer_chars_mean": _mean(s["answer_chars"] for s in answered),
-        "latency_p50_ms": percentile([s["latency_ms"] for s in scores], 50),
-        "latency_p95_ms": percentile([s["latency_ms"] for s in scores], 95),
+        "latency_p50_ms": percentile([s.get("latency_ms") for s in scores], 50),
+        "latency_p95_ms": percentile([s.get("latency_ms") for s in scores], 95),
     }
     return out
+
+
+# The metrics whose train/test gap reports show: what a reader checks first for over-fitting.
+HEADLINE = ("pass_rate", "concise_correct_rate", "followup_accuracy", "key_term_accuracy", "citation_precision",
+            "citation_validity", "abstention_recall", "abstention_precision", "false_refusal_rate", "hit@5")
+
+
+def split_gap(by_split: Mapping[str, Mapping], names: Sequence[str] = HEADLINE) -> dict[str, dict] | None:
+    """``{metric: {"train", "test", "gap"}}`` with gap = train − test (positive: better on train for
+    a higher-is-better rate); None unless both train and test have aggregates."""
+    train, test = by_split.get("train"), by_split.get("test")
+    if not train or not test:
+        return None
+    out = {}
+    for name in names:
+        a, b = train.get(name), test.get(name)
+        out[name] = {"train": a, "test": b, "gap": (a - b) if a is not None and b is not None else None}
+    return out
+
+
+def aggregate_by_split(scores: Sequence[Mapping], splits: Sequence[str],
+                       order: Sequence[str] = ("train", "dev", "test")) -> dict[str, dict]:
+    """Aggregates per split (``splits[i]`` is the split of ``scores[i]``), in ``order``; only the
+    splits that have items."""
+    groups: dict[str, list] = {}
+    for s, name in zip(scores, splits):
+        groups.setdefault(name, []).append(s)
+    return {name: aggregate(groups[name]) for name in order if name in groups}
 
 
 def aggregate_by_type(scores: Sequence[Mapping], types: Sequence[str]) -> dict[str, dict]:

@@ -196,3 +196,78 @@ def test_lead_is_checked_against_the_key_terms():
     assert s_wrong["fail_reasons"] == ["wrong lead span: 'Gorin'"]
     agg = m.aggregate([s_right, s_wrong, s_none])
     assert agg["lead_rate"] == pytest.approx(2 / 3) and agg["wrong_lead_rate"] == pytest.approx(1 / 3)
+
+
+# --- concise-correct ----------------------------------------------------------------------------
+
+
+def test_concise_length_drops_the_sources_footer_and_citation_markers():
+    text = "Welles: “The Judge informed the attorneys.” [1] [2, 3]\n\nSources: [1] A telegram (1941-03-24); [2] Another"
+    assert m.concise_length({"answer": text}) == len("Welles: “The Judge informed the attorneys.”")
+    assert m.concise_length("Twenty[1].") == len("Twenty.")
+    assert m.concise_length({"answer": None}) == 0
+    assert (m.concise_limit("who"), m.concise_limit("count"), m.concise_limit("which")) == (200, 200, 200)
+    assert (m.concise_limit("why"), m.concise_limit("follow-up"), m.concise_limit("summary")) == (400, 400, None)
+
+
+def _long(n_chars: int) -> str:
+    """An answer of exactly ``n_chars`` characters (markers and footer aside) holding the key term."""
+    body = "The attorneys." + " x" * ((n_chars - 14) // 2)
+    assert len(body) == n_chars, len(body)
+    return body + " [1]\n\nSources: [1] " + "a long title " * 30
+
+
+def test_concise_correct_needs_terms_valid_citations_and_the_length_limit_of_the_type():
+    cite = [citation(1, JUDGE, JUDGE_END)]
+    right = m.score_item(item(), answer("The attorneys. [1]", cite), DOCS)
+    assert right["concise_correct"] and right["concise_chars"] == 14
+    # 200 characters is the limit for who; the footer and the markers do not count.
+    assert m.score_item(item(), answer(_long(200), cite), DOCS)["concise_correct"]
+    too_long = m.score_item(item(), answer(_long(202), cite), DOCS)
+    assert not too_long["concise_correct"] and too_long["pass"]  # correct, only too long: pass is unchanged
+    # A why-question may take 400; a summary any length.
+    assert m.score_item(item(type="why"), answer(_long(400), cite), DOCS)["concise_correct"]
+    assert not m.score_item(item(type="why"), answer(_long(402), cite), DOCS)["concise_correct"]
+    assert m.score_item(item(type="summary"), answer(_long(2000), cite), DOCS)["concise_correct"]
+    # Missing key terms, an invalid citation or an abstention are never concise-correct.
+    assert not m.score_item(item(), answer("The lawyer. [1]", cite), DOCS)["concise_correct"]
+    forged = [citation(1, JUDGE, JUDGE_END, quote="The attorneys.")]
+    assert not m.score_item(item(), answer("The attorneys. [1]", forged), DOCS)["concise_correct"]
+    assert not m.score_item(item(), answer("The telegram does not say.", abstained=True), DOCS)["concise_correct"]
+    u = item(type="unanswerable", evidence=(), key_terms=(), answer="Not said.")
+    assert m.score_item(u, answer("The telegram does not say.", abstained=True), DOCS)["concise_correct"]
+    assert not m.score_item(u, answer("Alpha. [1]", [citation(1, 0, 5)]), DOCS)["concise_correct"]
+
+
+def test_concise_correct_rate_followup_accuracy_and_median_length_by_hand():
+    cite = [citation(1, JUDGE, JUDGE_END)]
+    short = m.score_item(item(), answer("The attorneys. [1]", cite), DOCS)  # 14 chars, concise-correct
+    wordy = m.score_item(item(), answer(_long(300), cite), DOCS)  # correct but too long for who
+    u = item(type="unanswerable", evidence=(), key_terms=(), answer="Not said.")
+    turn2_ok = m.score_item(item(id="c#2", conversation="c", turn=2, type="follow-up"),
+                            answer(_long(300), cite), DOCS)  # a follow-up may take 400
+    turn3_u_bad = m.score_item(EvalItem(**{**u.__dict__, "id": "c#3", "conversation": "c", "turn": 3}),
+                               answer("Alpha. [1]", [citation(1, 0, 5)]), DOCS)
+    refused = m.score_item(item(), answer("The telegram does not say.", abstained=True), DOCS)
+    agg = m.aggregate([short, wordy, turn2_ok, turn3_u_bad, refused])
+    assert agg["concise_correct_rate"] == pytest.approx(2 / 4)  # short and turn2 of 4 answerable
+    assert agg["followup_accuracy"] == pytest.approx(1 / 2)  # turn 2 right, turn 3 answered the unanswerable
+    assert agg["answer_chars_median"] == 300  # of 14, 300, 300 (the refusal is not an answer)
+    assert m.aggregate([short])["followup_accuracy"] is None
+    # Scores from before the metric existed (an older baseline) aggregate to None, not an error.
+    old = {k: v for k, v in short.items() if k not in ("concise_correct", "concise_chars", "follow_up", "latency_ms")}
+    assert m.aggregate([old])["concise_correct_rate"] is None and m.aggregate([old])["pass_rate"] == 1.0
+
+
+def test_split_aggregates_and_the_train_test_gap():
+    cite = [citation(1, JUDGE, JUDGE_END)]
+    good = m.score_item(item(), answer("The attorneys. [1]", cite), DOCS)
+    bad = m.score_item(item(), answer("Alpha. [1]", [citation(1, 0, 5)]), DOCS)
+    by_split = m.aggregate_by_split([good, bad, good, good], ["test", "test", "train", "dev"])
+    assert list(by_split) == ["train", "dev", "test"]
+    assert by_split["test"]["pass_rate"] == 0.5 and by_split["train"]["pass_rate"] == 1.0
+    gap = m.split_gap(by_split)
+    assert list(gap) == list(m.HEADLINE)
+    assert gap["pass_rate"] == {"train": 1.0, "test": 0.5, "gap": 0.5}
+    assert gap["abstention_recall"]["gap"] is None  # no unanswerable items: nothing to subtract
+    assert m.split_gap({"train": by_split["train"], "dev": by_split["dev"]}) is None
