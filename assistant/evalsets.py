@@ -12,6 +12,7 @@ broken set is fixed from one line of output.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -22,13 +23,21 @@ import yaml
 from assistant.config import PROJECT_ROOT
 from assistant.errors import UserError
 
-TYPES = ("who", "when", "what", "why", "list", "count", "unanswerable", "follow-up")
+TYPES = ("who", "when", "where", "what", "which", "why", "how", "yesno", "list", "count", "summary",
+         "unanswerable", "follow-up")
 VARIANTS = ("paraphrase", "lowercase", "misspelled")
+# Who asks, for coverage reports only (the answerer never sees it).
+VOICES = ("student", "teacher", "terse", "misspelled", "lowercase", "casual", "according-to", "role", "formal")
+SPLITS = ("train", "dev", "test")
+SPLIT_BY = ("question", "document")
+# Fixed hash buckets out of 100: [0, 60) train, [60, 80) dev, [80, 100) test. Never change them:
+# the test split is only honest while nothing was ever chosen by looking at it.
+_SPLIT_BOUNDS = ((60, "train"), (80, "dev"), (100, "test"))
 SET_SUFFIXES = (".yaml", ".yml")  # a set file named by path may also be .json (JSON is YAML)
 _ITEM_KEYS = {"id", "type", "question", "answer", "evidence", "alt_evidence", "key_terms",
-              "doc_id", "variant_of", "variant", "turns", "note"}
+              "doc_id", "variant_of", "variant", "turns", "note", "voice"}
 _TURN_KEYS = _ITEM_KEYS - {"id", "turns", "variant_of", "variant"}
-_SET_KEYS = {"name", "description", "corpus", "documents", "doc_id", "items", "tolerances", "targets"}
+_SET_KEYS = {"name", "description", "corpus", "documents", "doc_id", "items", "tolerances", "targets", "split_by"}
 _TARGET = re.compile(r"^\s*(>=|<=|==)\s*([0-9.]+)\s*$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -62,6 +71,9 @@ class EvalItem:
     variant_of: str | None = None
     variant: str | None = None
     line: int = 0
+    voice: str | None = None
+    doc_hint: str | None = None  # the item's doc_id (an unanswerable corpus question has no evidence)
+    split: str = "train"  # fixed by hash at load time (see split_of)
 
     @property
     def answerable(self) -> bool:
@@ -82,6 +94,16 @@ class EvalSet:
     dialogues: list[list[EvalItem]]  # a single question is a dialogue of one turn
     tolerances: dict[str, float] = field(default_factory=dict)
     targets: dict[str, str] = field(default_factory=dict)  # aggregate → ">= 0.95" (shown in reports)
+    split_by: str = "question"  # "document" for a corpus: no document's questions straddle splits
+
+    def split(self, name: str) -> "EvalSet":
+        """The same set with only the dialogues of one split (``all`` keeps everything)."""
+        if name == "all":
+            return self
+        if name not in SPLITS:
+            raise UserError(f"unknown split {name!r} (one of: {', '.join(SPLITS)}, all)")
+        kept = [d for d in self.dialogues if d[0].split == name]
+        return EvalSet(**{**self.__dict__, "dialogues": kept})
 
     @property
     def items(self) -> list[EvalItem]:
@@ -91,6 +113,29 @@ class EvalSet:
         if self.documents is None:
             return [self.corpus]
         return [_document_file(self.corpus, doc_id, self.path) for doc_id in self.documents]
+
+
+def split_of(key: str) -> str:
+    """``train``/``dev``/``test`` from a fixed hash of ``key`` (a document id or a question's root id)."""
+    bucket = int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:8], 16) % 100
+    return next(name for bound, name in _SPLIT_BOUNDS if bucket < bound)
+
+
+def _assign_splits(dialogues: list[list[EvalItem]], split_by: str) -> list[list[EvalItem]]:
+    """Every turn of a dialogue, and every variant of a question, lands in one split: by the
+    document of its first evidence (or its ``doc_id``) for a corpus, by root question id otherwise."""
+    root = {d[0].id: (d[0].variant_of or d[0].id) for d in dialogues}
+    out = []
+    for dialogue in dialogues:
+        first = dialogue[0]
+        if split_by == "document":
+            doc = next((ev.doc_id for item in dialogue for ev in item.supporting), None) or first.doc_hint
+            key = f"doc:{doc}"
+        else:
+            key = f"q:{root.get(first.conversation or first.id, first.conversation or first.id)}"
+        name = split_of(key)
+        out.append([EvalItem(**{**item.__dict__, "split": name}) for item in dialogue])
+    return out
 
 
 # --- finding a set ------------------------------------------------------------------------
@@ -198,10 +243,14 @@ def load_set(name_or_file: str | Path, *, directory: Path | None = None, check_d
     for entry in items_raw:
         dialogues.append(_parse_entry(entry, path, default_doc, seen))
     _check_variants(dialogues, path)
+    split_by = str(raw.get("split_by") or "question")
+    if split_by not in SPLIT_BY:
+        raise UserError(f"{path}:1: 'split_by' must be one of {', '.join(SPLIT_BY)} (got {split_by!r})")
+    dialogues = _assign_splits(dialogues, split_by)
 
     evalset = EvalSet(name=name, path=path, description=str(raw.get("description") or ""),
                       corpus=corpus, documents=documents, dialogues=dialogues, tolerances=tolerances,
-                      targets=targets)
+                      targets=targets, split_by=split_by)
     if check_documents:
         locate_evidence(evalset)
     return evalset
@@ -278,8 +327,12 @@ def _parse_question(entry: dict, where: str, doc: str | None, item_id: str, line
             raise UserError(f"{where}: an answerable item needs 'evidence' (verbatim strings of the document)")
         if not key_terms:
             raise UserError(f"{where}: an answerable item needs 'key_terms' (groups of acceptable alternatives)")
+    voice = entry.get("voice")
+    if voice is not None and voice not in VOICES:
+        raise UserError(f"{where}: unknown voice {voice!r} (one of: {', '.join(VOICES)})")
     return EvalItem(id=item_id, question=question.strip(), answer=str(answer).strip(), type=qtype,
-                    evidence=evidence, alt_evidence=alt, key_terms=key_terms, line=line)
+                    evidence=evidence, alt_evidence=alt, key_terms=key_terms, line=line, voice=voice,
+                    doc_hint=doc)
 
 
 def _parse_evidence(value, where: str, doc: str | None, key: str) -> tuple[Evidence, ...]:
