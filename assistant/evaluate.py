@@ -1,10 +1,12 @@
 """``assistant eval``: run a reference set through the Assistant, score it, compare to a baseline.
 
 The run builds its own index (``.index/eval-<set>``, or ``--index``), never the user's, asks
-every question (a conversation's turns with the earlier answers as history), scores each
-answer with ``assistant.metrics`` and aggregates overall and by type. With a baseline
-(``evals/baseline-<set>.json`` when present) it prints each item that changed, old → new, and
-exits 1 when an item that passed now fails or an aggregate drops by more than its tolerance.
+every question of the chosen split (``--split train|dev|test|all``; a conversation's turns with
+the earlier answers as history), scores each answer with ``assistant.metrics`` and aggregates
+overall, by split and by type. With a baseline (``evals/baseline-<set>.json`` when present) it
+prints each item of the split that changed, old → new, and exits 1 when an item that passed now
+fails or an aggregate of the split drops by more than its tolerance. A baseline is only written
+from a run of every split, so it is never half-updated.
 
 Only light imports at module level: the CLI imports this module to register the command, and
 torch/chromadb load when an eval actually runs.
@@ -43,10 +45,15 @@ DEFAULT_TOLERANCES: dict[str, float] = {
     "abstention_recall": 0.05,
     "false_refusal_rate": 0.02,
     "wrong_lead_rate": 0.03,
+    "concise_correct_rate": 0.02,
+    "followup_accuracy": 0.05,
 }
-LOWER_IS_BETTER = {"false_refusal_rate", "wrong_lead_rate", "latency_p50_ms", "latency_p95_ms", "answer_words_mean", "answer_chars_mean"}
+LOWER_IS_BETTER = {"false_refusal_rate", "wrong_lead_rate", "latency_p50_ms", "latency_p95_ms", "answer_words_mean",
+                   "answer_chars_mean", "answer_chars_median"}
 VOLATILE = ("latency_ms", "latency_p50_ms", "latency_p95_ms")  # differ run to run; kept out of baselines
-ITEM_CHANGE_KEYS = ("pass", "abstained", "rank", "key_terms", "lead", "citation_precision", "citation_recall", "token_f1")
+ITEM_CHANGE_KEYS = ("pass", "concise_correct", "abstained", "rank", "key_terms", "lead", "citation_precision",
+                    "citation_recall", "token_f1")
+SPLIT_CHOICES = ("train", "dev", "test", "all")
 
 
 # --- running ---------------------------------------------------------------------------------
@@ -67,10 +74,18 @@ def default_baseline_path(evalset) -> Path:
 
 
 def run_set(evalset, *, index_dir: Path, progress: bool = False, k: int | None = None,
-            llm: str | None = None) -> dict:
-    """Ask every question of ``evalset`` and return the results document (see ``evals/README.md``)."""
+            llm: str | None = None, split: str = "all", dialogues: int | None = None) -> dict:
+    """Ask every question of ``evalset``'s ``split`` (``all``: every item) and return the results
+    document (see ``evals/README.md``). The index always holds all the set's documents, so an
+    item's answer does not depend on the split it is run with. ``dialogues`` keeps only the first
+    N dialogues of the split (a quick subset)."""
     from assistant.evalsets import load_set_documents, locate_evidence
 
+    evalset = evalset.split(split)
+    if dialogues is not None:
+        from dataclasses import replace
+
+        evalset = replace(evalset, dialogues=evalset.dialogues[:dialogues])
     documents = load_set_documents(evalset)
     locate_evidence(evalset, documents)
     assistant, embeddings, collection = _open_assistant(evalset, index_dir, k, llm=llm)
@@ -98,9 +113,12 @@ def run_set(evalset, *, index_dir: Path, progress: bool = False, k: int | None =
         results.append(_item_record(item, answer, scores))
 
     scores = [r["scores"] for r in results]
+    by_split = {name: _rounded(a) for name, a in
+                metrics.aggregate_by_split(scores, [r["split"] for r in results]).items()}
     return {
         "format": RESULTS_FORMAT,
         "set": evalset.name,
+        "split": split,
         "set_file": _display(evalset.path),
         "description": evalset.description,
         "targets": dict(evalset.targets),
@@ -109,9 +127,18 @@ def run_set(evalset, *, index_dir: Path, progress: bool = False, k: int | None =
                      # hit@k for k above this counts only the passages there are
                      "passages": max((len(a.get("passages") or ()) for _, a, _ in answers), default=0)},
         "aggregates": _rounded(metrics.aggregate(scores)),
+        "by_split": by_split,
+        "gap": _gap(by_split),
         "by_type": {t: _rounded(a) for t, a in metrics.aggregate_by_type(scores, [r["type"] for r in results]).items()},
         "items": results,
     }
+
+
+def _gap(by_split: dict) -> dict | None:
+    from assistant import metrics
+
+    gap = metrics.split_gap(by_split)
+    return None if gap is None else {name: _rounded(row) for name, row in gap.items()}
 
 
 def _open_assistant(evalset, index_dir: Path, k: int | None = None, llm: str | None = None):
@@ -168,6 +195,7 @@ def _similarities(embeddings, answers) -> list[float]:
 def _item_record(item, answer: dict, scores: dict) -> dict:
     return {
         "id": item.id,
+        "split": item.split,
         "conversation": item.conversation,
         "turn": item.turn,
         "type": item.type,
@@ -210,14 +238,15 @@ def _progress(total: int, enabled: bool):
 
 def stable_view(results: dict) -> dict:
     """The results without what changes from run to run (latency): what a baseline stores."""
-    out = {k: v for k, v in results.items() if k not in ("items", "aggregates", "by_type")}
+    out = {k: v for k, v in results.items() if k not in ("items", "aggregates", "by_type", "by_split")}
     out["aggregates"] = {k: v for k, v in results["aggregates"].items() if k not in VOLATILE}
+    out["by_split"] = {n: {k: v for k, v in a.items() if k not in VOLATILE} for n, a in (results.get("by_split") or {}).items()}
     out["by_type"] = {t: {k: v for k, v in a.items() if k not in VOLATILE} for t, a in results["by_type"].items()}
     out["items"] = [{**r, "scores": {k: v for k, v in r["scores"].items() if k not in VOLATILE}} for r in results["items"]]
     return out
 
 
-BASELINE_ITEM_KEYS = ("id", "type", "question", "answer", "abstained", "lead", "citations", "scores")
+BASELINE_ITEM_KEYS = ("id", "split", "type", "question", "answer", "abstained", "lead", "citations", "scores")
 
 
 def baseline_view(results: dict) -> dict:
@@ -232,6 +261,9 @@ def baseline_view(results: dict) -> dict:
 
 
 def write_baseline(results: dict, path: Path, tolerances: dict[str, float]) -> None:
+    """Write the baseline: only from a run of every split (``split: all``), never half of one."""
+    if results.get("split", "all") != "all":
+        raise UserError(f"a baseline holds every split: this run has only {results['split']!r} (run with --split all)")
     doc = baseline_view(results)
     doc["tolerances"] = tolerances
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -250,8 +282,28 @@ def read_baseline(path: Path) -> dict:
     return doc
 
 
+def baseline_for_split(baseline: dict, split: str, item_ids=()) -> dict:
+    """The baseline cut to one split: its items (by their ``split``; an item of an older baseline
+    without one is kept when its id is in ``item_ids``, the run's items) and that split's aggregates
+    (stored in ``by_split``; for an older baseline, recomputed from its items' scores)."""
+    if split == "all":
+        return baseline
+    wanted = set(item_ids)
+    items = [r for r in baseline["items"] if r.get("split") == split or (r.get("split") is None and r["id"] in wanted)]
+    stored = (baseline.get("by_split") or {}).get(split)
+    if stored is None:
+        from assistant import metrics
+
+        stored = _rounded(metrics.aggregate([r["scores"] for r in items])) if items else {}
+    return {**baseline, "items": items, "aggregates": stored}
+
+
 def compare(results: dict, baseline: dict, tolerances: dict[str, float]) -> dict:
-    """Item changes (old → new) and regressions: newly failing items, aggregates beyond tolerance."""
+    """Item changes (old → new) and regressions: newly failing items, aggregates beyond tolerance.
+
+    Only the run's split is compared (``results["split"]``): its items and its aggregates."""
+    split = results.get("split", "all")
+    baseline = baseline_for_split(baseline, split, (r["id"] for r in results["items"]))
     old_items = {r["id"]: r for r in baseline["items"]}
     new_items = {r["id"]: r for r in results["items"]}
     changes, regressions = [], []
@@ -262,7 +314,8 @@ def compare(results: dict, baseline: dict, tolerances: dict[str, float]) -> dict
             continue
         fields = {
             k: (old["scores"].get(k), new["scores"].get(k))
-            for k in ITEM_CHANGE_KEYS if old["scores"].get(k) != new["scores"].get(k)
+            # a key an older baseline lacks (a metric added since) is no change
+            for k in ITEM_CHANGE_KEYS if k in old["scores"] and old["scores"].get(k) != new["scores"].get(k)
         }
         if old.get("answer") != new.get("answer"):
             fields["answer"] = (old.get("answer"), new.get("answer"))
@@ -289,7 +342,11 @@ def compare(results: dict, baseline: dict, tolerances: dict[str, float]) -> dict
         name: {"old": baseline["aggregates"].get(name), "new": results["aggregates"].get(name)}
         for name in results["aggregates"] if name not in VOLATILE
     }
-    return {"changes": changes, "regressions": regressions, "aggregate_drops": drops, "aggregates": aggregates}
+    out = {"split": split, "changes": changes, "regressions": regressions, "aggregate_drops": drops,
+           "aggregates": aggregates}
+    if split == "all" and baseline.get("by_split"):
+        out["by_split"] = {n: {k: v for k, v in a.items() if k not in VOLATILE} for n, a in baseline["by_split"].items()}
+    return out
 
 
 def tolerances_for(evalset) -> dict[str, float]:
@@ -304,27 +361,35 @@ def tolerances_for(evalset) -> dict[str, float]:
 
 def eval_command(
     set_name: str = typer.Option("telegram", "--set", help="A set name in evals/ (telegram, frus1941) or a set file."),
+    split: str = typer.Option("all", "--split", help="Which items: train, dev, test or all (side by side); "
+                              "the baseline comparison covers only this split."),
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="Baseline JSON (default: evals/baseline-<set>.json when present)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write results.json, report.md and report.html into this folder."),
-    update_baseline: bool = typer.Option(False, "--update-baseline", help="Rewrite the baseline with this run's results."),
+    update_baseline: bool = typer.Option(False, "--update-baseline", help="Rewrite the baseline with this run's "
+                                         "results (every split: only with --split all)."),
     index: Optional[Path] = typer.Option(None, "--index", help="Folder of the eval's own index (default: .index/eval-<set>)."),
     k: Optional[int] = typer.Option(None, "-k", min=1, max=50, help="Passages retrieved (default: the Assistant's)."),
     llm: Optional[str] = typer.Option(None, "--llm", help="LLM backend, as for `ask --llm` (default: $ASSISTANT_LLM or none)."),
 ) -> None:
     """Run a reference question set and compare it to its baseline (exit 1 on a regression)."""
     code = run_eval(set_name, baseline=baseline, out=out, update_baseline=update_baseline, index=index, k=k,
-                    llm=llm)
+                    llm=llm, split=split)
     if code:
         raise typer.Exit(code)
 
 
 def run_eval(set_name: str, *, baseline: Path | None = None, out: Path | None = None,
              update_baseline: bool = False, index: Path | None = None, k: int | None = None,
-             console=None, llm: str | None = None) -> int:
+             console=None, llm: str | None = None, split: str = "all") -> int:
     """The command's work; returns the exit code (0, or 1 on a regression against the baseline)."""
     from rich.console import Console
 
     from assistant.evalsets import load_set
+
+    if split not in SPLIT_CHOICES:
+        raise UserError(f"unknown split {split!r} (one of: {', '.join(SPLIT_CHOICES)})")
+    if update_baseline and split != "all":
+        raise UserError(f"--update-baseline rewrites every split of the baseline: run it with --split all, not --split {split}")
 
     if console is None:
         console = Console()
@@ -341,8 +406,12 @@ def run_eval(set_name: str, *, baseline: Path | None = None, out: Path | None = 
         baseline_doc = None
 
     index_dir = index or default_index_dir(evalset.name)
-    console.print(f"eval set [bold]{evalset.name}[/] ({len(evalset.items)} questions) · index {_display(index_dir)}")
-    results = run_set(evalset, index_dir=index_dir, progress=console.is_terminal, k=k, llm=llm)
+    chosen = evalset.split(split)
+    console.print(f"eval set [bold]{evalset.name}[/], split {split} ({len(chosen.items)} of {len(evalset.items)} questions)"
+                  f" · index {_display(index_dir)}")
+    if not chosen.items:
+        raise UserError(f"{evalset.path}: no items in split {split!r}")
+    results = run_set(evalset, index_dir=index_dir, progress=console.is_terminal, k=k, llm=llm, split=split)
     comparison = compare(results, baseline_doc, tolerances) if baseline_doc else None
 
     from assistant import report
@@ -355,11 +424,12 @@ def run_eval(set_name: str, *, baseline: Path | None = None, out: Path | None = 
         write_baseline(results, baseline_path, tolerances)
         console.print(f"baseline updated: {_display(baseline_path)}")
         return 0
+    where = _display(baseline_path) + ("" if split == "all" else f" (split {split})")
     if comparison and comparison["regressions"]:
-        console.print(f"[bold red]regression against {_display(baseline_path)}:[/]")
+        console.print(f"[bold red]regression against {where}:[/]", highlight=False)
         for line in comparison["regressions"]:
             console.print(f"  {line}", markup=False, highlight=False)
         return 1
     if comparison:
-        console.print(f"[green]no regression against {_display(baseline_path)}[/]")
+        console.print(f"[green]no regression against {where}[/]", highlight=False)
     return 0

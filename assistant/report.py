@@ -1,6 +1,10 @@
 """Eval reports: the terminal summary (rich), ``results.json``, ``report.md`` and a
 self-contained ``report.html`` whose plots are PNGs embedded as base64 data URIs.
 
+A run of every split shows the aggregates of train, dev and test side by side with all of them,
+and the train/test gap of the headline metrics (``metrics.HEADLINE``); a run of one split shows
+that split against the same split of the baseline.
+
 Plots: metrics by question type, and this run against the baseline. Everything the HTML
 shows is escaped with ``html.escape``; the page loads nothing from anywhere.
 """
@@ -14,10 +18,13 @@ import json
 from pathlib import Path
 
 from assistant.evalsets import target_met
+from assistant.metrics import HEADLINE
 
 # Aggregates shown, in order, with how they print.
 SHOWN = [
     ("pass_rate", "pass rate", "pct"),
+    ("concise_correct_rate", "concise-correct", "pct"),
+    ("followup_accuracy", "follow-up accuracy", "pct"),
     ("key_term_accuracy", "key-term correctness", "pct"),
     ("token_f1", "token F1", "num"),
     ("similarity", "semantic similarity", "num"),
@@ -35,11 +42,12 @@ SHOWN = [
     ("lead_rate", "answers with a lead", "pct"),
     ("wrong_lead_rate", "wrong leads", "pct"),
     ("answer_words_mean", "answer length (words)", "int"),
+    ("answer_chars_median", "answer length (chars, median)", "int"),
     ("latency_p50_ms", "latency p50 (ms)", "int"),
     ("latency_p95_ms", "latency p95 (ms)", "int"),
 ]
 BY_TYPE_PLOT = ["pass_rate", "key_term_accuracy", "hit@3", "citation_precision", "citation_recall", "abstention_recall"]
-VS_BASELINE_PLOT = ["pass_rate", "key_term_accuracy", "token_f1", "similarity", "hit@1", "hit@3", "hit@5", "mrr", "doc_hit@5",
+VS_BASELINE_PLOT = ["pass_rate", "concise_correct_rate", "key_term_accuracy", "token_f1", "similarity", "hit@1", "hit@3", "hit@5", "mrr", "doc_hit@5",
                     "citation_precision", "citation_recall", "citation_validity", "abstention_precision",
                     "abstention_recall", "false_refusal_rate"]
 
@@ -62,6 +70,41 @@ def _kind(name: str) -> str:
 
 def _label(name: str) -> str:
     return next((lbl for n, lbl, _ in SHOWN if n == name), name)
+
+
+def split_columns(results: dict) -> list[tuple[str, dict]]:
+    """(column label, aggregates): each split beside "all" for a run of every split, else the one split."""
+    split = results.get("split", "all")
+    by_split = results.get("by_split") or {}
+    if split != "all":
+        return [(split, results["aggregates"])]
+    return [(name, agg) for name, agg in by_split.items()] + [("all", results["aggregates"])]
+
+
+def baseline_label(comparison: dict) -> str:
+    split = comparison.get("split", "all")
+    return "baseline" if split == "all" else f"baseline ({split})"
+
+
+def fmt_gap(value, kind: str = "num") -> str:
+    """A signed difference: points for a percentage, else the number."""
+    if value is None:
+        return "–"
+    if kind == "pct":
+        return f"{100 * value:+.1f} pts"
+    return f"{value:+.3f}"
+
+
+def gap_rows(results: dict) -> list[tuple[str, str, str, str]]:
+    """(metric, train, test, gap = train − test) for the headline metrics; empty without both splits."""
+    gap = results.get("gap") or {}
+    return [(_label(name), fmt(gap[name]["train"], _kind(name)), fmt(gap[name]["test"], _kind(name)),
+             fmt_gap(gap[name]["gap"], _kind(name))) for name in HEADLINE if name in gap]
+
+
+def _title(results: dict) -> str:
+    split = results.get("split", "all")
+    return f"{results['set']}" + ("" if split == "all" else f", split {split}")
 
 
 def failing(results: dict) -> list[dict]:
@@ -112,15 +155,17 @@ def print_summary(results: dict, comparison: dict | None, console) -> None:
     from rich.table import Table
 
     targets = results.get("targets") or {}
-    table = Table(title=f"eval {results['set']}: {results['aggregates']['items']} questions", title_justify="left")
+    columns = split_columns(results)
+    table = Table(title=f"eval {_title(results)}: {results['aggregates']['items']} questions", title_justify="left")
     table.add_column("metric")
-    table.add_column("value", justify="right")
+    for label, agg in columns:
+        table.add_column(f"{label} (n={agg.get('items', 0)})", justify="right")
     if comparison:
-        table.add_column("baseline", justify="right")
+        table.add_column(baseline_label(comparison), justify="right")
     table.add_column("target")
     for name, label, kind in SHOWN:
         value = results["aggregates"].get(name)
-        row = [label, fmt(value, kind)]
+        row = [label] + [fmt(agg.get(name), kind) for _, agg in columns]
         if comparison:
             row.append(fmt(comparison["aggregates"].get(name, {}).get("old"), kind))
         target = targets.get(name)
@@ -128,6 +173,15 @@ def print_summary(results: dict, comparison: dict | None, console) -> None:
         row.append("" if not target else f"{'[green]✓' if met else '[red]✗'} {target}[/]")
         table.add_row(*row)
     console.print(table)
+
+    gaps = gap_rows(results)
+    if gaps:
+        gap_table = Table(title="train/test gap (train − test)", title_justify="left")
+        for col in ("metric", "train", "test", "gap"):
+            gap_table.add_column(col, justify="left" if col == "metric" else "right")
+        for row in gaps:
+            gap_table.add_row(*row)
+        console.print(gap_table)
 
     by_type = Table(title="by type", title_justify="left")
     by_type.add_column("type")
@@ -143,12 +197,13 @@ def print_summary(results: dict, comparison: dict | None, console) -> None:
     if fails:
         ft = Table(title=f"failing items ({len(fails)})", title_justify="left", show_lines=False)
         ft.add_column("item", no_wrap=True)
+        ft.add_column("split")
         ft.add_column("type")
         ft.add_column("question")
         ft.add_column("why")
         ft.add_column("answer")
         for r in fails:
-            ft.add_row(r["id"], r["type"], _short(r["question"], 50), "; ".join(r["scores"]["fail_reasons"]),
+            ft.add_row(r["id"], r.get("split") or "", r["type"], _short(r["question"], 50), "; ".join(r["scores"]["fail_reasons"]),
                        _short(r["answer"], 70))
         console.print(ft)
     else:
@@ -185,21 +240,28 @@ def _md_cell(text) -> str:
 
 def render_markdown(results: dict, comparison: dict | None) -> str:
     targets = results.get("targets") or {}
-    lines = [f"# Eval report: {results['set']}", "",
+    lines = [f"# Eval report: {_title(results)}", "",
              f"{results.get('description', '')}", "",
              f"Set file `{results['set_file']}` · {results['aggregates']['items']} questions · "
              f"{results['settings'].get('documents')} documents · mode {results['settings'].get('mode')}", "",
              "## Aggregates", ""]
-    header = "| metric | value |" + (" baseline |" if comparison else "") + " target |"
-    lines += [header, "|---|---|" + ("---|" if comparison else "") + "---|"]
+    columns = split_columns(results)
+    header = ("| metric | " + " | ".join(f"{label} (n={agg.get('items', 0)})" for label, agg in columns) + " |"
+              + (f" {baseline_label(comparison)} |" if comparison else "") + " target |")
+    lines += [header, "|---|" + "---|" * len(columns) + ("---|" if comparison else "") + "---|"]
     for name, label, kind in SHOWN:
         value = results["aggregates"].get(name)
-        row = f"| {label} | {fmt(value, kind)} |"
+        row = f"| {label} | " + " | ".join(fmt(agg.get(name), kind) for _, agg in columns) + " |"
         if comparison:
             row += f" {fmt(comparison['aggregates'].get(name, {}).get('old'), kind)} |"
         target = targets.get(name)
         row += (f" {'✓' if target_met(target, value) else '✗'} {target} |" if target else " |")
         lines.append(row)
+    gaps = gap_rows(results)
+    if gaps:
+        lines += ["", "## Train/test gap", "", "Gap = train − test (positive: better on train, for a rate where higher is better).",
+                  "", "| metric | train | test | gap |", "|---|---|---|---|"]
+        lines += [f"| {' | '.join(row)} |" for row in gaps]
     lines += ["", "## By type", "", "| type | n | " + " | ".join(_label(n) for n in BY_TYPE_PLOT) + " |",
               "|---|---|" + "---|" * len(BY_TYPE_PLOT)]
     for t, agg in results["by_type"].items():
@@ -207,9 +269,9 @@ def render_markdown(results: dict, comparison: dict | None) -> str:
     fails = failing(results)
     lines += ["", f"## Failing items ({len(fails)})", ""]
     if fails:
-        lines += ["| item | type | question | why | answer |", "|---|---|---|---|---|"]
+        lines += ["| item | split | type | question | why | answer |", "|---|---|---|---|---|---|"]
         for r in fails:
-            lines.append(f"| {_md_cell(r['id'])} | {r['type']} | {_md_cell(r['question'])} | "
+            lines.append(f"| {_md_cell(r['id'])} | {r.get('split') or ''} | {r['type']} | {_md_cell(r['question'])} | "
                          f"{_md_cell('; '.join(r['scores']['fail_reasons']))} | {_md_cell(_short(r['answer'], 160))} |")
     else:
         lines.append("Every item passes.")
@@ -218,11 +280,13 @@ def render_markdown(results: dict, comparison: dict | None) -> str:
         lines += [f"- {_md_cell(_change_line(c))}" for c in comparison["changes"]] or ["No item changed."]
         if comparison["regressions"]:
             lines += ["", "**Regressions:**", ""] + [f"- {_md_cell(r)}" for r in comparison["regressions"]]
-    lines += ["", "## All items", "", "| item | type | pass | key terms | rank | cit. P | cit. R | F1 | question |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "## All items", "",
+              "| item | split | type | pass | concise-correct | key terms | rank | cit. P | cit. R | F1 | question |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results["items"]:
         s = r["scores"]
-        lines.append(f"| {_md_cell(r['id'])} | {r['type']} | {'✓' if s['pass'] else '✗'} | {fmt(s['key_terms'])} | "
+        lines.append(f"| {_md_cell(r['id'])} | {r.get('split') or ''} | {r['type']} | {'✓' if s['pass'] else '✗'} | "
+                     f"{fmt(s.get('concise_correct'))} | {fmt(s['key_terms'])} | "
                      f"{fmt(s['rank'])} | {fmt(s['citation_precision'])} | {fmt(s['citation_recall'])} | "
                      f"{fmt(s['token_f1'])} | {_md_cell(r['question'])} |")
     return "\n".join(lines) + "\n"
@@ -299,9 +363,9 @@ img{max-width:100%}.muted{color:#5f6b7a}code{background:#f3f6f9;padding:0 .2rem}
 def render_html(results: dict, comparison: dict | None) -> str:
     e = html.escape
     targets = results.get("targets") or {}
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Eval report: {e(results['set'])}</title>",
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Eval report: {e(_title(results))}</title>",
              f"<style>{_CSS}</style></head><body>",
-             f"<h1>Eval report: {e(results['set'])}</h1>",
+             f"<h1>Eval report: {e(_title(results))}</h1>",
              f"<p class='muted'>{e(results.get('description', ''))}<br>Set file <code>{e(results['set_file'])}</code> · "
              f"{results['aggregates']['items']} questions · {e(str(results['settings'].get('documents')))} documents · "
              f"mode {e(str(results['settings'].get('mode')))}</p>"]
@@ -311,11 +375,13 @@ def render_html(results: dict, comparison: dict | None) -> str:
     elif comparison:
         parts.append("<p class='pass'>No regression against the baseline.</p>")
 
-    parts.append("<h2>Aggregates</h2><table><tr><th>metric</th><th>value</th>"
-                 + ("<th>baseline</th>" if comparison else "") + "<th>target</th></tr>")
+    columns = split_columns(results)
+    parts.append("<h2>Aggregates</h2><table><tr><th>metric</th>"
+                 + "".join(f"<th>{e(label)} (n={agg.get('items', 0)})</th>" for label, agg in columns)
+                 + (f"<th>{e(baseline_label(comparison))}</th>" if comparison else "") + "<th>target</th></tr>")
     for name, label, kind in SHOWN:
         value = results["aggregates"].get(name)
-        row = f"<tr><td>{e(label)}</td><td class='num'>{e(fmt(value, kind))}</td>"
+        row = f"<tr><td>{e(label)}</td>" + "".join(f"<td class='num'>{e(fmt(agg.get(name), kind))}</td>" for _, agg in columns)
         if comparison:
             row += f"<td class='num'>{e(fmt(comparison['aggregates'].get(name, {}).get('old'), kind))}</td>"
         target = targets.get(name)
@@ -326,6 +392,13 @@ def render_html(results: dict, comparison: dict | None) -> str:
             row += "<td></td>"
         parts.append(row + "</tr>")
     parts.append("</table>")
+    gaps = gap_rows(results)
+    if gaps:
+        parts.append("<h2>Train/test gap</h2><p class='muted'>Gap = train − test (positive: better on train, for a rate "
+                     "where higher is better).</p><table><tr><th>metric</th><th>train</th><th>test</th><th>gap</th></tr>")
+        parts += [f"<tr><td>{e(m)}</td><td class='num'>{e(a)}</td><td class='num'>{e(b)}</td><td class='num'>{e(g)}</td></tr>"
+                  for m, a, b, g in gaps]
+        parts.append("</table>")
 
     parts.append(f"<h2>Plots</h2><p><img alt='metrics by question type' src='{plot_by_type(results)}'></p>")
     parts.append(f"<p><img alt='this run against the baseline' src='{plot_vs_baseline(results, comparison)}'></p>")
@@ -344,7 +417,7 @@ def render_html(results: dict, comparison: dict | None) -> str:
 
     fails = failing(results)
     parts.append(f"<h2>Items ({len(results['items'])}, {len(fails)} failing)</h2>")
-    parts.append("<table><tr><th>item</th><th>type</th><th>result</th><th>question → answer</th><th>scores</th></tr>")
+    parts.append("<table><tr><th>item</th><th>split</th><th>type</th><th>result</th><th>question → answer</th><th>scores</th></tr>")
     for r in results["items"]:
         s = r["scores"]
         ok = s["pass"]
@@ -354,11 +427,11 @@ def render_html(results: dict, comparison: dict | None) -> str:
         why = "" if ok else f"<br><span class='fail'>{e('; '.join(s['fail_reasons']))}</span>"
         resolved = (f"<br><span class='muted'>resolved: {e(r['resolved_question'])}</span>"
                     if r.get("resolved_question") and r["resolved_question"] != r["question"] else "")
-        score_text = (f"key terms {fmt(s['key_terms'])}; lead {fmt(s['lead'])}; rank {fmt(s['rank'])}; cit. P {fmt(s['citation_precision'])} "
+        score_text = (f"concise-correct {fmt(s.get('concise_correct'))}; key terms {fmt(s['key_terms'])}; lead {fmt(s['lead'])}; rank {fmt(s['rank'])}; cit. P {fmt(s['citation_precision'])} "
                       f"R {fmt(s['citation_recall'])}; F1 {fmt(s['token_f1'])}; sim {fmt(s['similarity'])}; "
                       f"{s['answer_words']} words; {fmt(s['latency_ms'], 'int')} ms")
         parts.append(
-            f"<tr class='{'' if ok else 'failrow'}'><td>{e(r['id'])}</td><td>{e(r['type'])}</td>"
+            f"<tr class='{'' if ok else 'failrow'}'><td>{e(r['id'])}</td><td>{e(r.get('split') or '')}</td><td>{e(r['type'])}</td>"
             f"<td class='{'pass' if ok else 'fail'}'>{'pass' if ok else 'FAIL'}</td>"
             f"<td><b>{e(r['question'])}</b>{resolved}<br>{e(r['answer'] or '')}"
             f"<details><summary>reference and citations</summary><i>reference:</i> {e(r['reference'])}{cites}</details>{why}</td>"

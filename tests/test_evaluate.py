@@ -1,8 +1,9 @@
-"""``assistant eval``: baseline comparison, reports, the command, and the CI gate.
+"""``assistant eval``: baseline comparison, splits, reports, the command, and the CI gate.
 
-The gate runs the telegram set through the real pipeline (real model, real Chroma in a temp
-folder) against the committed ``evals/baseline-telegram.json``: an item that passed there and
-fails now, or an aggregate beyond its tolerance, fails this test and so ``.ci/run``.
+The gate runs the dev and test splits of the telegram and frus1941 sets through the real
+pipeline (real model, real Chroma in a temp folder, built once per set) against the committed
+``evals/baseline-<set>.json``: an item of the split that passed there and fails now, or an
+aggregate of the split beyond its tolerance, fails this test and so ``.ci/run``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.evaluate import DEFAULT_TOLERANCES, compare, read_baseline, stable_view, write_baseline
+from assistant import metrics
+from assistant.evaluate import DEFAULT_TOLERANCES, baseline_view, compare, read_baseline, stable_view, write_baseline
 from assistant.errors import UserError
-from assistant.report import render_html, render_markdown
+from assistant.report import print_summary, render_html, render_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 EVALS = ROOT / "evals"
@@ -32,22 +34,37 @@ CLI = [sys.executable, "-m", "assistant.cli"]
 def scores(passed: bool, **kw) -> dict:
     base = {"answerable": True, "abstained": False, "pass": passed, "fail_reasons": [] if passed else ["missing key terms: x"],
             "rank": 1, "key_terms": passed, "lead": "missing", "citation_precision": 1.0, "citation_recall": 1.0,
-            "token_f1": 0.5, "similarity": 0.5, "latency_ms": 10.0, "answer_words": 3, "hit@3": 1.0}
+            "token_f1": 0.5, "similarity": 0.5, "latency_ms": 10.0, "answer_words": 3, "answer_chars": 12,
+            "hit@1": 1.0, "hit@3": 1.0, "hit@5": 1.0, "rr": 1.0, "doc_hit@5": 1.0, "n_citations": 1, "citations_valid": 1}
     base.update(kw)
     return base
 
 
-def results(items: list[tuple[str, dict, str]], **aggregates) -> dict:
-    agg = {"items": len(items), "pass_rate": sum(s["pass"] for _, s, _ in items) / len(items),
-           "key_term_accuracy": 1.0, "false_refusal_rate": 0.0, "latency_p50_ms": 10.0, "latency_p95_ms": 20.0}
-    agg.update(aggregates)
+def results(items: list[tuple[str, dict, str]], split: str = "all", splits: dict | None = None, **aggregates) -> dict:
+    """A results document; ``splits`` gives items their split (default dev) and, for a run of all,
+    ``by_split`` holds each split's pass rate (the other aggregates as given)."""
+    splits = splits or {}
+
+    def agg_of(chosen):
+        agg = {"items": len(chosen), "pass_rate": sum(s["pass"] for _, s, _ in chosen) / len(chosen),
+               "key_term_accuracy": 1.0, "false_refusal_rate": 0.0, "latency_p50_ms": 10.0, "latency_p95_ms": 20.0}
+        agg.update(aggregates)
+        return agg
+
+    agg = agg_of(items)
+    by_split = {name: agg_of([i for i in items if splits.get(i[0], "dev") == name])
+                for name in ("train", "dev", "test") if any(splits.get(i[0], "dev") == name for i in items)}
     return {
         "format": 1, "set": "mini", "set_file": "evals/mini.yaml", "description": "A <b>tiny</b> set",
         "targets": {"key_term_accuracy": ">= 0.95"},
         "settings": {"collection": "eval-mini", "documents": 1, "mode": "extractive", "passages": 4},
+        "split": split,
         "aggregates": agg,
+        "by_split": by_split,
+        "gap": metrics.split_gap(by_split, ("pass_rate", "key_term_accuracy")),
         "by_type": {"who": {**agg}},
-        "items": [{"id": i, "conversation": None, "turn": 1, "type": "who", "variant": None, "variant_of": None,
+        "items": [{"id": i, "split": splits.get(i, "dev"), "conversation": None, "turn": 1, "type": "who",
+                   "variant": None, "variant_of": None,
                    "question": f"Question {i} <script>alert(1)</script>?", "resolved_question": None,
                    "reference": "ref", "evidence": [], "answer": answer, "abstained": False, "lead": None,
                    "citations": [{"n": 1, "doc_id": "d", "start": 0, "end": 5, "quote": "Alpha"}],
@@ -114,9 +131,91 @@ def test_reports_escape_text_and_embed_their_plots():
     assert not re.search(r"(src|href)=['\"]?(https?:|//)", page)  # self-contained
     assert "b: passed in the baseline, now fails" in page
     md = render_markdown(new, cmp)
-    assert "## Failing items (1)" in md and "| b | who |" in md
+    assert "## Failing items (1)" in md and "| b | dev | who |" in md
     assert "b: pass → FAIL" in md
     assert "✗ >= 0.95" in md  # key-term accuracy 0.5 misses its target
+
+
+# --- splits --------------------------------------------------------------------------------------
+
+SPLITS = {"t1": "train", "t2": "train", "d1": "dev", "d2": "dev", "x1": "test"}
+
+
+def split_run(passing: dict[str, bool], split: str = "all") -> dict:
+    """A run over the SPLITS items (or only those of ``split``), each passing or not."""
+    chosen = [(i, scores(ok), i.upper()) for i, ok in passing.items() if split == "all" or SPLITS[i] == split]
+    return results(chosen, split=split, splits=SPLITS)
+
+
+def test_compare_of_one_split_covers_only_its_items_and_its_aggregates():
+    everything = dict.fromkeys(SPLITS, True)
+    baseline = baseline_view(split_run(everything))
+    assert baseline["by_split"]["dev"]["pass_rate"] == 1.0 and {i["split"] for i in baseline["items"]} == {"train", "dev", "test"}
+    train_broke = {**everything, "t1": False}
+    # The train item that stopped passing is no regression of dev or test; it is one of train and of all.
+    for split in ("dev", "test"):
+        cmp = compare(split_run(train_broke, split), baseline, DEFAULT_TOLERANCES)
+        assert cmp["split"] == split and cmp["regressions"] == [] and cmp["changes"] == []
+    cmp = compare(split_run(train_broke, "train"), baseline, DEFAULT_TOLERANCES)
+    assert cmp["regressions"][0].startswith("t1: passed in the baseline, now fails")
+    assert "pass_rate: 1 → 0.5" in cmp["regressions"][1]  # the train aggregate, not the whole set's 0.8
+    assert compare(split_run(train_broke), baseline, DEFAULT_TOLERANCES)["aggregate_drops"][0]["new"] == 0.8
+    # A dev item gone from the run is "removed" from dev only.
+    cmp = compare(split_run({"d1": True, "x1": True}, "dev"), baseline, DEFAULT_TOLERANCES)
+    assert [(c["id"], c["kind"]) for c in cmp["changes"]] == [("d2", "removed")]
+
+
+def test_compare_of_one_split_against_an_older_baseline_without_splits():
+    """Items without a split are placed by the run's ids; the split's aggregates come from their scores."""
+    old = baseline_view(split_run(dict.fromkeys(SPLITS, True)))
+    for i in old["items"]:
+        del i["split"]
+    del old["by_split"]
+    old["items"][0]["scores"]["pass"] = False  # t1 failed in that baseline
+    assert compare(split_run(dict.fromkeys(SPLITS, True), "dev"), old, DEFAULT_TOLERANCES)["changes"] == []
+    cmp = compare(split_run({"d1": True, "d2": False}, "dev"), old, DEFAULT_TOLERANCES)
+    assert [r.split(":")[0] for r in cmp["regressions"]] == ["d2", "pass_rate"]
+    assert cmp["aggregates"]["pass_rate"] == {"old": 1.0, "new": 0.5}
+    train = compare(split_run(dict.fromkeys(SPLITS, True), "train"), old, DEFAULT_TOLERANCES)
+    assert train["aggregates"]["pass_rate"]["old"] == 0.5 and train["regressions"] == []
+
+
+def test_a_baseline_is_written_only_from_a_run_of_every_split(tmp_path):
+    path = tmp_path / "baseline-mini.json"
+    with pytest.raises(UserError, match="every split"):
+        write_baseline(split_run(dict.fromkeys(SPLITS, True), "dev"), path, DEFAULT_TOLERANCES)
+    assert not path.exists()
+    write_baseline(split_run(dict.fromkeys(SPLITS, True)), path, DEFAULT_TOLERANCES)
+    doc = read_baseline(path)
+    assert list(doc["by_split"]) == ["train", "dev", "test"]
+    assert "latency_p50_ms" not in doc["by_split"]["train"]
+    assert {i["id"]: i["split"] for i in doc["items"]} == SPLITS
+
+
+def test_reports_show_the_splits_side_by_side_and_the_train_test_gap():
+    from rich.console import Console
+
+    run = split_run({**dict.fromkeys(SPLITS, True), "x1": False})
+    assert run["gap"]["pass_rate"] == {"train": 1.0, "test": 0.0, "gap": 1.0}
+    md = render_markdown(run, None)
+    assert "| metric | train (n=2) | dev (n=2) | test (n=1) | all (n=5) | target |" in md
+    assert "| pass rate | 100.0% | 100.0% | 0.0% | 80.0% |" in md
+    assert "## Train/test gap" in md and "| pass rate | 100.0% | 0.0% | +100.0 pts |" in md
+    page = render_html(run, None)
+    assert "<h2>Train/test gap</h2>" in page and "+100.0 pts" in page and "<th>test (n=1)</th>" in page
+    console = Console(record=True, width=200)
+    print_summary(run, None, console=console)
+    text = console.export_text()
+    assert "train/test gap (train − test)" in text and "+100.0 pts" in text and "all (n=5)" in text
+    # One split: its own column, beside the same split of the baseline; no gap (no train and test).
+    dev = split_run(dict.fromkeys(SPLITS, True), "dev")
+    dev["gap"] = None
+    cmp = compare(dev, baseline_view(run), DEFAULT_TOLERANCES)
+    md = render_markdown(dev, cmp)
+    assert "| metric | dev (n=2) | baseline (dev) | target |" in md and "Train/test gap" not in md
+    console = Console(record=True, width=200)
+    print_summary(dev, cmp, console=console)
+    assert "baseline (dev)" in console.export_text() and "train/test gap" not in console.export_text()
 
 
 # --- the command ---------------------------------------------------------------------------------
@@ -133,6 +232,20 @@ def test_unknown_set_is_a_one_line_error_listing_the_known_sets():
     assert proc.stderr.strip().splitlines() == [
         "error: unknown eval set 'nope'; known sets: " + ", ".join(sorted(p.stem for p in EVALS.glob("*.yaml")))]
     assert "Traceback" not in proc.stderr
+
+
+def test_a_baseline_update_of_one_split_is_refused_in_one_line():
+    proc = run_cli("--set", "telegram", "--split", "dev", "--update-baseline", "--index", "/nonexistent/never-built")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: --update-baseline rewrites every split of the baseline: run it with --split all, not --split dev"]
+    assert proc.stdout == ""  # refused before anything ran
+
+
+def test_an_unknown_split_is_a_one_line_error():
+    proc = run_cli("--set", "telegram", "--split", "validation")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["error: unknown split 'validation' (one of: train, dev, test, all)"]
 
 
 @pytest.mark.slow
