@@ -252,8 +252,13 @@ def test_an_unknown_split_is_a_one_line_error():
 def test_eval_command_writes_reports_and_fails_on_a_regression(tmp_path):
     """A three-question set: one item can never pass (its key term is not in the telegram).
 
-    Pretending in the baseline that it passed must make ``assistant eval`` exit 1 and name it.
+    Pretending in the baseline that it passed must make ``assistant eval --split train`` exit 1
+    and name it, and not ``--split dev`` (the item is not in dev).
     """
+    from assistant.evalsets import split_of
+
+    # The fixed hash puts these ids where the test needs them (split by question id).
+    assert [split_of(f"q:{i}") for i in ("signer", "impossible", "year")] == ["dev", "train", "dev"]
     seeds = (ROOT / "seeds").resolve()
     set_file = tmp_path / "mini.yaml"
     set_file.write_text(f"""\
@@ -290,6 +295,9 @@ items:
         assert (out / name).stat().st_size > 0
     written = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert {"question", "answer", "citations", "scores"} <= set(written["items"][0])
+    assert [i["split"] for i in written["items"]] == ["dev", "train", "dev"] and written["split"] == "all"
+    assert list(written["by_split"]) == ["train", "dev"] and written["gap"] is None  # no test item
+    assert list(baseline["by_split"]) == ["train", "dev"] and baseline["by_split"]["dev"]["items"] == 2
 
     same = run_cli("--set", str(set_file), "--index", str(index))
     assert same.returncode == 0, same.stdout + same.stderr
@@ -301,38 +309,78 @@ items:
     impossible["scores"]["pass"] = True
     doctored_path = tmp_path / "doctored.json"
     doctored_path.write_text(json.dumps(doctored), encoding="utf-8")
-    worse = run_cli("--set", str(set_file), "--index", str(index), "--baseline", str(doctored_path))
-    assert worse.returncode == 1, worse.stdout + worse.stderr
-    assert re.search(r"impossible: pass → FAIL", worse.stdout)
-    assert "impossible: passed in the baseline, now fails" in worse.stdout
+    # (The whole set against the doctored baseline fails the same way: compare() is tested above.)
+    train = run_cli("--set", str(set_file), "--index", str(index), "--baseline", str(doctored_path), "--split", "train",
+                    "--out", str(tmp_path / "out-train"))
+    assert train.returncode == 1, train.stdout + train.stderr
+    assert re.search(r"impossible: pass → FAIL", train.stdout)
+    assert "impossible: passed in the baseline, now fails" in train.stdout and "(split train)" in train.stdout
+    only_train = json.loads((tmp_path / "out-train" / "results.json").read_text(encoding="utf-8"))
+    assert [i["id"] for i in only_train["items"]] == ["impossible"] and only_train["split"] == "train"
+    dev = run_cli("--set", str(set_file), "--index", str(index), "--baseline", str(doctored_path), "--split", "dev")
+    assert dev.returncode == 0, dev.stdout + dev.stderr  # the doctored item is not in dev
+    assert "split dev (2 of 3 questions)" in dev.stdout and "impossible" not in dev.stdout
 
 
 # --- the CI gate ---------------------------------------------------------------------------------
 
+GATED_SETS = ("telegram", "frus1941")
+GATED_SPLITS = ("dev", "test")
+
 
 @pytest.fixture(scope="module")
-def telegram_runs(tmp_path_factory):
-    """The telegram set run twice, each time into a newly built index and a new Assistant."""
-    from assistant.evalsets import load_set
-    from assistant.evaluate import run_set
+def eval_runs(tmp_path_factory):
+    """``runs(set, split, index=None)``: a split of a set, run once and remembered.
 
-    return [run_set(load_set(EVALS / "telegram.yaml"), index_dir=tmp_path_factory.mktemp("eval-telegram-index"))
-            for _ in range(2)]
+    Each set's index is the eval's own (``.index/eval-<set>``, or ``$ASSISTANT_EVAL_INDEX_DIR/<set>``):
+    built once, reused while the documents are unchanged, as ``assistant eval`` does. ``fresh``
+    runs in a newly built index of its own instead, with a new Assistant.
+    """
+    from assistant.evalsets import load_set
+    from assistant.evaluate import default_index_dir, run_set
+
+    cache: dict = {}
+
+    def runs(name: str, split: str, fresh: bool = False) -> dict:
+        key = (name, split, fresh)
+        if key not in cache:
+            index = tmp_path_factory.mktemp(f"eval-{name}-fresh") if fresh else default_index_dir(name)
+            cache[key] = run_set(load_set(EVALS / f"{name}.yaml"), index_dir=index, split=split)
+        return cache[key]
+
+    return runs
 
 
 @pytest.mark.slow
-def test_telegram_set_does_not_regress_against_its_committed_baseline(telegram_runs):
+@pytest.mark.parametrize("split", GATED_SPLITS)
+@pytest.mark.parametrize("name", GATED_SETS)
+def test_split_does_not_regress_against_its_committed_baseline(eval_runs, name, split):
+    """``assistant eval --set NAME --split SPLIT`` against ``evals/baseline-NAME.json``: exit 0."""
     from assistant.evalsets import load_set
     from assistant.evaluate import tolerances_for
 
-    baseline = read_baseline(EVALS / "baseline-telegram.json")
-    cmp = compare(telegram_runs[0], baseline, tolerances_for(load_set(EVALS / "telegram.yaml", check_documents=False)))
+    run = eval_runs(name, split)
+    assert run["split"] == split and run["items"] and {i["split"] for i in run["items"]} == {split}
+    baseline = read_baseline(EVALS / f"baseline-{name}.json")
+    cmp = compare(run, baseline, tolerances_for(load_set(EVALS / f"{name}.yaml", check_documents=False)))
     assert cmp["regressions"] == [], "\n".join(cmp["regressions"])
 
 
+DETERMINISM_SUBSET = 25  # corpus dialogues asked twice (the whole split would double the gate's time)
+
+
 @pytest.mark.slow
-def test_running_the_eval_twice_gives_identical_results(telegram_runs):
-    first, second = (stable_view(r) for r in telegram_runs)
-    assert first == second
-    # Latency is measured, not invented: every answer took some time.
-    assert all(i["scores"]["latency_ms"] > 0 for i in telegram_runs[0]["items"])
+def test_running_the_eval_twice_gives_identical_results(eval_runs):
+    """The telegram dev split again, into a newly built index; the first dialogues of the corpus
+    test split twice, each with a new Assistant on the set's index: identical results (latency aside)."""
+    from assistant.evalsets import load_set
+    from assistant.evaluate import default_index_dir, run_set
+
+    first, second = eval_runs("telegram", "dev"), eval_runs("telegram", "dev", fresh=True)
+    corpus = [run_set(load_set(EVALS / "frus1941.yaml"), index_dir=default_index_dir("frus1941"), split="test",
+                      dialogues=DETERMINISM_SUBSET) for _ in range(2)]
+    assert len({i["conversation"] or i["id"] for i in corpus[0]["items"]}) == DETERMINISM_SUBSET
+    for a, b in ((first, second), tuple(corpus)):
+        assert stable_view(a) == stable_view(b), a["set"]
+        # Latency is measured, not invented: every answer took some time.
+        assert all(i["scores"]["latency_ms"] > 0 for i in a["items"])
