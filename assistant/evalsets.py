@@ -122,18 +122,59 @@ def split_of(key: str) -> str:
 
 
 def _assign_splits(dialogues: list[list[EvalItem]], split_by: str) -> list[list[EvalItem]]:
-    """Every turn of a dialogue, and every variant of a question, lands in one split: by the
-    document of its first evidence (or its ``doc_id``) for a corpus, by root question id otherwise."""
-    root = {d[0].id: (d[0].variant_of or d[0].id) for d in dialogues}
-    out = []
-    for dialogue in dialogues:
-        first = dialogue[0]
+    """Every turn of a dialogue, and every variant of a question, lands in one split.
+
+    Dialogues are grouped: a variant with its original (``variant_of``, followed to the root),
+    and, for a corpus (``split_by: document``), dialogues sharing a document (any evidence or
+    ``doc_id`` of any turn), so no document straddles two splits even when one question cites
+    several. A group's split is the hash of its smallest document id (corpus), else of its root
+    question's id.
+    """
+    parent = list(range(len(dialogues)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(a: int, b: int) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    owner = {}
+    for i, dialogue in enumerate(dialogues):
+        for item in dialogue:
+            owner[item.id] = i
+            if item.conversation:
+                owner[item.conversation] = i
+    docs_of = [sorted({ev.doc_id for item in d for ev in item.supporting} | {item.doc_hint for item in d if item.doc_hint})
+               for d in dialogues]
+    first_with_doc: dict[str, int] = {}
+    for i, dialogue in enumerate(dialogues):
+        for item in dialogue:
+            if item.variant_of in owner:
+                union(i, owner[item.variant_of])
         if split_by == "document":
-            doc = next((ev.doc_id for item in dialogue for ev in item.supporting), None) or first.doc_hint
-            key = f"doc:{doc}"
+            for doc in docs_of[i]:
+                union(i, first_with_doc.setdefault(doc, i))
+
+    members: dict[int, list[int]] = {}
+    for i in range(len(dialogues)):
+        members.setdefault(find(i), []).append(i)
+    key_of: dict[int, str] = {}
+    for group_root, group in members.items():
+        docs = sorted({doc for i in group for doc in docs_of[i]})
+        if split_by == "document" and docs:
+            key_of[group_root] = f"doc:{docs[0]}"
         else:
-            key = f"q:{root.get(first.conversation or first.id, first.conversation or first.id)}"
-        name = split_of(key)
+            ids = [dialogues[i][0].conversation or dialogues[i][0].id for i in group]
+            originals = [dialogues[i][0].conversation or dialogues[i][0].id for i in group if not dialogues[i][0].variant_of]
+            key_of[group_root] = f"q:{min(originals or ids)}"
+    out = []
+    for i, dialogue in enumerate(dialogues):
+        name = split_of(key_of[find(i)])
         out.append([EvalItem(**{**item.__dict__, "split": name}) for item in dialogue])
     return out
 

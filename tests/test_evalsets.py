@@ -15,6 +15,7 @@ from assistant.evalsets import (
     load_set,
     load_set_documents,
     resolve_set_path,
+    split_of,
     target_met,
 )
 
@@ -240,3 +241,98 @@ def test_conversation_turns_are_items_with_history_order(tmp_path, corpus):
     assert [i.type for i in evalset.items] == ["who", "follow-up", "unanswerable"]
     assert [i.line for i in evalset.items] == [7, 12, 16]
     assert len(evalset.dialogues) == 1
+
+
+# --- splits ------------------------------------------------------------------------------------
+
+
+def test_split_of_is_a_fixed_hash_with_60_20_20_buckets():
+    # Pinned: these must never change, or the test split stops being held out.
+    assert [split_of(f"doc:{n}") for n in ("alpha", "bravo", "foxtrot", "hotel")] == ["train", "dev", "test", "dev"]
+    assert [split_of(f"q:{n}") for n in ("alpha", "bravo", "foxtrot", "signer")] == ["test", "train", "dev", "dev"]
+    assert split_of("doc:frus1941v06_d66") == split_of("doc:frus1941v06_d66")
+    shares = Counter(split_of(f"key-{i}") for i in range(20000))
+    assert abs(shares["train"] / 20000 - 0.6) < 0.015
+    assert abs(shares["dev"] / 20000 - 0.2) < 0.015 and abs(shares["test"] / 20000 - 0.2) < 0.015
+
+
+@pytest.mark.parametrize("name", ["telegram", "frus1941"])
+def test_committed_sets_keep_conversations_variants_and_documents_in_one_split(name):
+    evalset = load_set(EVALS / f"{name}.yaml", check_documents=False)
+    by_id = {item.id: item for item in evalset.items}
+    for dialogue in evalset.dialogues:
+        assert len({item.split for item in dialogue}) == 1, dialogue[0].id
+    for item in evalset.items:
+        if item.variant_of:
+            assert item.split == by_id[item.variant_of].split, item.id
+    counts = Counter(item.split for item in evalset.items)
+    assert set(counts) == {"train", "dev", "test"}
+    assert 0.45 < counts["train"] / len(evalset.items) < 0.75, counts
+    if evalset.split_by == "document":
+        splits_of_doc: dict[str, set] = {}
+        for item in evalset.items:
+            for doc in {ev.doc_id for ev in item.supporting} | ({item.doc_hint} if item.doc_hint else set()):
+                splits_of_doc.setdefault(doc, set()).add(item.split)
+        straddling = {doc: s for doc, s in splits_of_doc.items() if len(s) > 1}
+        assert straddling == {}
+    kept = evalset.split("dev")
+    assert kept.items and {item.split for item in kept.items} == {"dev"}
+    assert len(kept.items) == counts["dev"] and evalset.split("all") is evalset
+    with pytest.raises(UserError, match="unknown split 'validation'"):
+        evalset.split("validation")
+
+
+def _corpus_set(tmp_path, items: str) -> Path:
+    folder = tmp_path / "docs"
+    folder.mkdir(exist_ok=True)
+    for doc in ("alpha", "foxtrot", "hotel"):
+        (folder / f"{doc}.txt").write_text(f"The {doc} memo was sent in March.\n", encoding="utf-8")
+    path = tmp_path / "corpus.yaml"
+    path.write_text("name: corpus\ncorpus: docs\nsplit_by: document\nitems:\n" + items, encoding="utf-8")
+    return path
+
+
+def _q(item_id: str, doc: str, extra: str = "") -> str:
+    return (f"  - id: {item_id}\n    type: when\n    doc_id: {doc}\n    question: When was the {doc} memo sent?\n"
+            f"    answer: March.\n    evidence: [\"sent in March\"{extra}]\n    key_terms: [[\"March\"]]\n")
+
+
+UNANSWERABLE_FOXTROT = ("  - id: fox-unknown\n    type: unanswerable\n    doc_id: foxtrot\n"
+                        "    question: Who wrote the foxtrot memo?\n    answer: Not said.\n")
+
+
+def test_a_question_citing_two_documents_keeps_both_documents_in_one_split(tmp_path):
+    """alpha hashes to train, foxtrot to test, hotel to dev (pinned above)."""
+    alone = load_set(_corpus_set(tmp_path, _q("fox", "foxtrot") + _q("hot", "hotel") + UNANSWERABLE_FOXTROT))
+    assert {i.id: i.split for i in alone.items} == {"fox": "test", "hot": "dev", "fox-unknown": "test"}
+    both = ', {doc_id: foxtrot, text: "sent in March"}'
+    linked = load_set(_corpus_set(tmp_path, _q("fox", "foxtrot") + _q("hot", "hotel") + UNANSWERABLE_FOXTROT
+                                  + _q("both", "alpha", both)))
+    # One question cites alpha and foxtrot: every foxtrot question goes with alpha (the smaller id), to train.
+    assert {i.id: i.split for i in linked.items} == {"fox": "train", "hot": "dev", "fox-unknown": "train",
+                                                    "both": "train"}
+
+
+def test_splits_by_question_follow_variants_and_conversations_whatever_the_order(tmp_path, corpus):
+    def q(item_id, extra=""):
+        return GOOD_ITEM.replace("id: informed", f"id: {item_id}") + extra
+
+    conv = """\
+  - id: foxtrot
+    turns:
+      - question: Who signed it?
+        type: who
+        answer: Welles.
+        evidence: ["Welles"]
+        key_terms: [["Welles"]]
+      - question: Whom did he inform?
+        answer: The attorneys.
+        evidence: ["The Judge informed the attorneys."]
+        key_terms: [["attorneys"]]
+"""
+    entries = [q("alpha"), q("bravo", "    variant_of: alpha\n    variant: paraphrase\n"),
+               q("charlie", "    variant_of: bravo\n    variant: lowercase\n"), conv, q("hotel")]
+    expected = {"alpha": "test", "bravo": "test", "charlie": "test", "foxtrot#1": "dev", "foxtrot#2": "dev",
+                "hotel": "dev"}
+    assert {i.id: i.split for i in load_set(write_set(tmp_path, "".join(entries))).items} == expected
+    assert {i.id: i.split for i in load_set(write_set(tmp_path, "".join(reversed(entries)))).items} == expected
