@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test setup
+.PHONY: run test setup train
 
 setup: $(STAMP)
 
@@ -30,3 +30,7 @@ run: setup
 
 test: setup /usr/bin/chromium
 	$(BIN)/python -m pytest
+
+# The answer scorer (assistant/data/answer_model.json), refitted from the eval bank's train/dev splits.
+train: setup
+	$(BIN)/assistant train

@@ -1,7 +1,9 @@
 """The answering chain as a LangChain Runnable.
 
-    {"question", "history"} → resolve follow-up → hybrid retrieval → score sentences
-    → extractive decision → checked citations → Answer
+    {"question", "history"} → resolve follow-up (followup.py) → hybrid retrieval (retrieval.py)
+    → question analysis (question.py) → candidates: sentences, clauses, fields (candidates.py)
+    → features (features.py) → fitted scorer (scoring.py) → answer or abstain (decision.py)
+    → lead span (lead.py) → checked citations → Answer
 
 ``invoke`` returns the final ``Answer``; ``stream`` yields ``Answer``s whose text grows
 (the last one carries the citations); ``batch`` answers several inputs. Every step is
@@ -14,20 +16,24 @@ import re
 import time
 from typing import Iterator
 
-import numpy as np
 from langchain_core.runnables import RunnableGenerator
 
-from assistant import extractive, followup, spelling
+from assistant import candidates as cands
+from assistant import decision as decisions
+from assistant import features, followup, lead as leads, question as questions, scoring, spelling
 from assistant.answer import Answer, Citation, Passage
 from assistant.citations import verify
 from assistant.retrieval import HybridRetriever, stems
 
+PARTNER_FIELDS = {"sender": "signature", "signature": "sender"}  # who sent it: office and name together
+
 
 class AnswerChain:
-    def __init__(self, retriever: HybridRetriever, subject: str = "telegram", llm=None):
+    def __init__(self, retriever: HybridRetriever, subject: str = "telegram", llm=None, model_path: str | None = None):
         self.retriever = retriever
         self.subject = subject
         self.llm = llm  # a LangChain chat model (assistant.llm.make_llm) or None: extractive only
+        self.model_path = model_path  # the answer model file; default assistant/data/answer_model.json
         self.runnable = RunnableGenerator(self._stream, name="GroundedAnswer")
 
     # --- steps ---------------------------------------------------------------------
@@ -41,10 +47,14 @@ class AnswerChain:
         typed = self._respell(question)
         resolved = self._resolve(typed, history)
         t1 = time.perf_counter()
-        hits = self.retriever.search(resolved)
+        hits = self.retriever.search(resolved.text)
         t2 = time.perf_counter()
-        decision, candidates = self._decide(resolved, hits, primary=typed)
-        answer = self._compose(question, resolved, decision, hits)
+        q, candidates = self.candidates(resolved, hits)
+        model = scoring.load(self.model_path)
+        scoring.score(candidates, model)
+        decision = decisions.decide(candidates, q.qtype, model.threshold, model.margin,
+                                    confidence=lambda best, cs: scoring.answer_probability(best, cs, model))
+        answer = self._compose(question, q, resolved, decision, hits)
         t3 = time.perf_counter()
         timings = {"resolve": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000, "answer": (t3 - t2) * 1000,
                    "total": (t3 - t0) * 1000}
@@ -56,113 +66,87 @@ class AnswerChain:
         lexicon = self.retriever.lexicon()
         return spelling.respell(question, known=lambda w: any(s in lexicon.df for s in lexicon.correct(stems(w))))
 
-    def _resolve(self, question: str, history: list[Answer] | None) -> str:
+    def _resolve(self, question: str, history: list[Answer] | None) -> followup.Resolved:
         """With an LLM, the follow-up rewritten through prompts/rewrite_*.txt; without one (or
         when its rewrite is unusable), the deterministic resolution."""
+        resolved = followup.resolve(question, history)
         if self.llm is not None and history:
             from assistant.generative import rewrite_followup
 
             rewritten = rewrite_followup(self.llm, question, history, subject=self.subject)
             if rewritten:
-                return rewritten
-        return followup.resolve(question, history)
+                return followup.Resolved(rewritten, question, True, resolved.context, resolved.context_text)
+        return resolved
 
-    def _decide(self, question: str, hits, primary: str | None = None):
+    def candidates(self, resolved: followup.Resolved, hits) -> tuple[questions.Question, list[cands.Candidate]]:
+        """Question analysis, candidates and their features (everything before scoring)."""
         lexicon = self.retriever.lexicon()
-        q = extractive.analyze(question, lexicon, stems, primary=primary)
-        candidates: list[extractive.Candidate] = []
-        for rank, (chunk, _info) in enumerate(hits):
-            for s, e in chunk.sentences:
-                text = chunk.text[s - chunk.start : e - chunk.start]
-                if chunk.kind not in ("body", "notes"):
-                    match_text = chunk.search_text
-                elif self.subject.endswith("s"):
-                    # Among many documents, "Hull's telegram of January 16" is matched by the
-                    # document's heading and date, not by the sentence itself.
-                    match_text = chunk.search_text[: len(chunk.search_text) - len(chunk.text)] + text
-                else:
-                    match_text = text
-                candidates.append(extractive.Candidate(chunk, s, e, text, match_text, rank))
-        # Each sentence once, at its best-ranked chunk (windows overlap by a sentence).
-        unique: dict[tuple[str, int, int], extractive.Candidate] = {}
-        for c in candidates:
-            unique.setdefault((c.chunk.doc_id, c.start, c.end), c)
-        candidates = list(unique.values())
-        vectors = self.retriever.index.unit_vectors(list(unique))
-        qv = np.asarray(self.retriever.index.embeddings.embed_query(question), dtype=np.float32)
-        for key, c in unique.items():
-            v = vectors.get(key)
-            c.dense = float(np.dot(qv, np.asarray(v, dtype=np.float32))) if v is not None else 0.0
-        return extractive.decide(q, candidates, stems, fetch_field=self._field_candidate,
-                                 similar=self._word_similarity, previous=self._previous_sentence,
-                                 central=self._central_sentences), candidates
+        q = questions.analyze(resolved.text, lexicon, own=resolved.own if resolved.followup else None,
+                              context=resolved.context_text)
+        found = cands.from_hits(hits, self.retriever.index, heading_context=self.subject.endswith("s"))
+        qv = self.retriever.index.embeddings.embed_query(resolved.text)
+        cands.attach_dense(found, self.retriever.index, qv)
+        features.compute(q, found, list(resolved.context) if resolved.followup else [])
+        return q, found
 
-    def _previous_sentence(self, c: extractive.Candidate) -> extractive.Candidate | None:
-        unit = self.retriever.index.unit_before(c.chunk.doc_id, c.start)
-        if unit is None or unit["kind"] != c.chunk.kind:
+    def _partner(self, c: cands.Candidate, candidates_seen=()) -> cands.Candidate | None:
+        other = PARTNER_FIELDS.get(c.field_kind)
+        if c.kind != "field" or other is None:
             return None
-        chunk = self.retriever.index.chunk_containing(c.chunk.doc_id, unit["start"], unit["end"])
+        chunk = self.retriever.index.field_chunk(c.doc_id, other)
         if chunk is None:
             return None
-        text = chunk.text[unit["start"] - chunk.start : unit["end"] - chunk.start]
-        return extractive.Candidate(chunk, unit["start"], unit["end"], text, text, rank=c.rank)
+        return cands.Candidate(chunk, chunk.start, chunk.end, chunk.text, "field", c.rank,
+                               (chunk.start, chunk.end), chunk.search_text)
 
-    def _central_sentences(self, doc_id: str, n: int) -> list[extractive.Candidate]:
-        out = []
-        for start, end in self.retriever.index.central_units(doc_id, n):
-            chunk = self.retriever.index.chunk_containing(doc_id, start, end)
-            if chunk is not None:
-                text = chunk.text[start - chunk.start : end - chunk.start]
-                out.append(extractive.Candidate(chunk, start, end, text, text, rank=0))
-        return out
+    def _compose(self, question: str, q, resolved, decision: decisions.Decision, hits) -> Answer:
+        from assistant.prompts import abstention
 
-    def _word_similarity(self, word: str, text: str) -> float:
-        """Cosine of ``word`` with the closest word of ``text`` (word vectors cached per process)."""
-        words = sorted({w.lower() for w in re.findall(r"[A-Za-z]{3,}", text)})
-        if not words:
-            return 0.0
-        cache = self.__dict__.setdefault("_word_vectors", {})
-        missing = [w for w in [word, *words] if w not in cache]
-        if missing:
-            for w, v in zip(missing, self.retriever.index.embeddings.embed_documents(missing)):
-                cache[w] = np.asarray(v, dtype=np.float32)
-        q = cache[word]
-        return max(float(np.dot(q, cache[w])) for w in words)
-
-    def _field_candidate(self, doc_id: str, kind: str) -> extractive.Candidate | None:
-        """A document's structural field that retrieval did not bring (e.g. its signature)."""
-        chunk = self.retriever.index.field_chunk(doc_id, kind)
-        if chunk is None:
-            return None
-        return extractive.Candidate(chunk, chunk.start, chunk.end, chunk.text, chunk.search_text, rank=self.retriever.k)
-
-    def _compose(self, question: str, resolved: str, decision: extractive.Decision, hits) -> Answer:
         passages = tuple(_passage(chunk, info) for chunk, info in hits)
+        related = tuple(c for c in (_citation(c, i + 1) for i, c in enumerate(decision.related)) if c)
         if decision.abstained:
-            from assistant.prompts import abstention
-
-            related = tuple(c for c in (_citation(c, i + 1) for i, c in enumerate(decision.related)) if c)
             text = abstention(self.subject)
             if related:
                 text += " The closest passages are shown as related."
             return Answer(question=question, answer=text, abstained=True, related=related,
-                          resolved_question=resolved, passages=passages)
-        citations = [_citation(c, i + 1) for i, c in enumerate(decision.chosen)]
-        dropped = sum(1 for c in citations if c is None)
+                          resolved_question=resolved.text, passages=passages)
+        best = decision.chosen
+        lead = leads.lead_span(q, best)
+        if lead is not None and best.kind != "field" and not (best.start <= lead.start and lead.end <= best.end):
+            # The lead stands just outside the clause ("March 22 and | March 23 these …"): quote both.
+            s, e = min(best.start, lead.start), max(best.end, lead.end)
+            best = cands.Candidate(best.chunk, s, e, best.chunk.text[s - best.chunk.start : e - best.chunk.start],
+                                   "clause", best.rank, best.sentence, "")
+        quoted = [best]
+        lead_text = lead.text if lead else None
+        partner = self._partner(best) if q.qtype in ("who", "what", "which") else None
+        if partner is not None:
+            quoted = sorted([best, partner], key=lambda c: c.start)
+            sig = best if best.field_kind == "signature" else partner
+            office = partner if sig is best else best
+            o = office.text
+            lead_text = f"{sig.text}, {o[:1].lower() + o[1:] if o.startswith('The ') else o}"
+        citations = [_citation(c, i + 1) for i, c in enumerate(quoted)]
         citations = [c for c in citations if c is not None]
         if not citations:
-            from assistant.prompts import abstention
-
             return Answer(question=question, answer=abstention(self.subject), abstained=True,
-                          resolved_question=resolved, passages=passages,
+                          resolved_question=resolved.text, passages=passages,
                           notice="the cited source changed since it was ingested; run: assistant ingest")
         citations = [Citation(**{**c.__dict__, "n": i + 1}) for i, c in enumerate(citations)]
         quotes = " ".join(f"“{c.quote}” [{c.n}]" for c in citations)
-        lead = decision.lead
-        if lead and len(citations) == 1 and lead == citations[0].quote:
-            text = quotes
-        elif lead:
-            text = f"{_capitalize(lead)}: {quotes}"
+        limit = decisions.limit(q.qtype)
+        if lead_text and not (len(citations) == 1 and lead_text == citations[0].quote):
+            text = f"{_capitalize(lead_text)}: {quotes}"
+            if len(text) > limit and lead is not None and partner is None:
+                # Too long with its clause: the lead alone, cited at its own span; the clause is context.
+                lead_c = cands.Candidate(best.chunk, lead.start, lead.end, lead.text, "clause", best.rank,
+                                         best.sentence, lead.text)
+                own = _citation(lead_c, 1)
+                if own is not None:
+                    related = tuple(Citation(**{**c.__dict__, "n": i + 1})
+                                    for i, c in enumerate([citations[0], *related][: decisions.MAX_RELATED]))
+                    citations = [own]
+                    text = f"“{own.quote}” [1]"
         else:
             text = quotes
         if self.subject.endswith("s"):  # several documents: name each cited one, once
@@ -175,8 +159,7 @@ class AnswerChain:
             ]
             text += "\n\nSources: " + "; ".join(names)
         return Answer(question=question, answer=text, abstained=False, citations=tuple(citations),
-                      lead=lead, resolved_question=resolved, passages=passages,
-                      notice="a citation whose source changed since ingest was left out" if dropped else None)
+                      related=related, lead=lead_text, resolved_question=resolved.text, passages=passages)
 
     # --- Runnable --------------------------------------------------------------------
 
@@ -207,7 +190,7 @@ def _capitalize(s: str) -> str:
     return s[:1].upper() + s[1:]
 
 
-def _citation(c: extractive.Candidate, n: int) -> Citation | None:
+def _citation(c: cands.Candidate, n: int) -> Citation | None:
     cit = Citation(n=n, doc_id=c.chunk.doc_id, source=c.chunk.source, start=c.start, end=c.end,
                    quote=c.text, title=c.chunk.title, date=c.chunk.date)
     return cit if verify(cit, c.chunk.text, c.chunk.start) else None

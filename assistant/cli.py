@@ -307,6 +307,17 @@ def serve(
                     feedback_path=feedback, llm=llm)
 
 
+@app.command()
+def train(
+    out: Optional[Path] = typer.Option(None, "--out", help="Model file (default: assistant/data/answer_model.json)."),
+    set_name: Optional[list[str]] = typer.Option(None, "--set", help="Eval set(s) to learn from (default: telegram, frus1941)."),
+) -> None:
+    """Fit the answer scorer on the bank's train split, calibrate it on dev (never reads test)."""
+    from assistant.train import SETS, train as fit_model
+
+    fit_model(out, tuple(set_name or SETS))
+
+
 from assistant.evaluate import eval_command  # noqa: E402  (light: the eval's heavy imports are inside it)
 
 app.command("eval")(eval_command)

@@ -1,71 +1,109 @@
-"""Deterministic resolution of follow-up questions from the conversation.
+"""Deterministic resolution of follow-up questions from the conversation's last turn.
 
-"What was his title?" after "Who sent this telegram?" becomes "What was Welles's title?":
-third-person pronouns are replaced by the previous answer's lead (a name, a title, a
-list of names) or, failing that, by the proper names of the previous question.
-Elliptical follow-ups ("And Pyk?", "What about the wives?") are joined to the previous
-question. No model is involved, so the same conversation always resolves the same way.
+A follow-up refers to what was *just said*:
+
+- "that letter", "this request" (a demonstrative and a noun) → the noun as the previous
+  answer's cited text says it: "Who was that letter addressed to?" after an answer quoting
+  "… a letter from the Department of State addressed to Justice …" becomes "Who was the
+  letter from the Department of State addressed to Justice addressed to?";
+- he / his / she / her / they → the previous answer's lead (a name) or, failing that, the
+  first name of the previous answer's quotation or question;
+- it / that alone, or a question of one or two content words ("Why?", "And the date?")
+  → read with the previous question: "Why? (What did the Judge require?)".
+
+``resolve`` returns the standalone text, the user's own words and the previous answer's
+cited spans (the answer step prefers candidates near them). No model is involved, so the
+same conversation always resolves the same way. Word lists: ``assistant/data``.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
-_PERSON = {"he": "{a}", "him": "{a}", "she": "{a}", "his": "{a}’s", "hers": "{a}’s", "her": "{a}’s",
-           "they": "{a}", "them": "{a}", "their": "{a}’s"}
-_PRONOUN = re.compile(r"\b(" + "|".join(_PERSON) + r")\b", re.IGNORECASE)
-_ELLIPTIC = re.compile(r"^\s*(?:and|what about|how about|and what about|what of)\b", re.IGNORECASE)
-_NAME = re.compile(r"\b(?:Mrs?\.\s)?[A-Z][a-zà-ÿ’']+(?:\s(?:[A-Z][a-zà-ÿ’']+|[A-Z]\.))*")
-_NOT_NAMES = {"What", "Who", "Whom", "Whose", "When", "Where", "Why", "How", "Which", "Did", "Does", "Do",
-              "Was", "Were", "Is", "Are", "The", "This", "That", "In", "On", "And", "According", "Can",
-              "Has", "Had", "Have", "Could", "Would", "Should", "Will", "It"}
+from assistant.question import capitalized, word_keys, words
+
+WINDOW_WORDS = 8  # words of the previous quotation that stand for "that <noun>"
+
+
+@dataclass(frozen=True)
+class Resolved:
+    text: str  # the standalone question
+    own: str  # what the user typed
+    followup: bool = False
+    context: tuple[tuple[str, int, int], ...] = ()  # (doc_id, start, end) the previous answer cited
+    context_text: str = ""
+
+
+def _pronouns() -> dict[str, str]:
+    out = {}
+    from assistant.question import DATA
+
+    for line in (DATA / "pronouns.txt").read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].split()
+        if len(line) == 2:
+            out[line[0]] = line[1]
+    return out
+
+
+def _content_words(question: str) -> list[str]:
+    fw = words("function_words") | words("question_words")
+    return [w for w in re.findall(r"[A-Za-z]+", question.lower()) if w not in fw]
 
 
 def antecedent(previous) -> str | None:
-    """What a pronoun in the next question most likely points to."""
-    lead = (previous.lead or "").split(",")[0].strip()  # "Welles, the Acting Secretary" → "Welles"
-    if lead and not lead[0].isdigit():
+    """Who a personal pronoun in the next question most likely points to."""
+    lead = (previous.lead or "").split(",")[0].strip()
+    if lead and lead[0].isupper() and len(lead) <= 60:
         return lead
-    names = []
-    for n in _NAME.findall(previous.resolved_question or previous.question):
-        words = n.split()
-        while words and words[0] in _NOT_NAMES:  # "Has Gorin" → "Gorin"
-            words = words[1:]
-        if words:
-            names.append(" ".join(words))
-    if names:
-        return names[0]  # the first name is most often the subject: "What did the Judge require of Gorin?"
+    for source in [c.quote for c in previous.citations] + [previous.resolved_question or previous.question]:
+        names = capitalized(source)
+        if names:
+            return names[0]
     return None
 
 
-def resolve(question: str, history: list | None) -> str:
-    """A standalone form of ``question`` given earlier ``Answer``s (newest last)."""
+def _window(quote: str, noun: str) -> str | None:
+    """The words of ``quote`` from the noun (or its kin) on, up to WINDOW_WORDS."""
+    keys = word_keys(noun)
+    toks = list(re.finditer(r"[A-Za-z][A-Za-z'’-]*", quote))
+    for i, t in enumerate(toks):
+        if word_keys(t.group(0)) & keys:
+            end = toks[min(len(toks), i + WINDOW_WORDS) - 1].end()
+            return quote[t.start() : end]
+    return None
+
+
+def resolve(question: str, history: list | None) -> Resolved:
     if not history:
-        return question
+        return Resolved(question, question)
     previous = history[-1]
-    if _ELLIPTIC.match(question) or _content_words(question) <= 1:
-        # "And Pyk?", "On what condition?": too little to stand alone; read with the last question.
-        rest = _ELLIPTIC.sub("", question).strip(" ?.,")
-        return f"{previous.resolved_question or previous.question} {rest}?".strip()
-    plural = re.search(r"\b(they|them|their)\b", question, re.I)
-    group = re.match(r"^\s*(?:which|what)\s+([a-z]+s)\b", previous.resolved_question or previous.question, re.I)
-    if plural and group:  # "Which prisoners …?" then "How many of them …?": them = the prisoners
-        words = {"they": "the {g}", "them": "the {g}", "their": "the {g}’"}
-        return _PRONOUN.sub(lambda m: words.get(m.group(1).lower(), m.group(0)).format(g=group.group(1).lower())
-                            if m.group(1).lower() in words else m.group(0), question)
-    if _PRONOUN.search(question):
+    prev_q = previous.resolved_question or previous.question
+    context = tuple((c.doc_id, c.start, c.end) for c in previous.citations)
+    quotes = " ".join(c.quote for c in previous.citations)
+    lower = question.lower()
+    demo = "|".join(sorted(words("demonstratives") - {"the-same"}))
+    m = re.search(rf"\b(?:{demo})\s+([a-z]+)\b", lower)
+    if m and m.group(1) not in words("function_words") and m.group(1) not in words("question_words"):
+        phrase = _window(quotes, m.group(1))
+        if phrase:
+            text = question[: m.start()] + "the " + phrase + question[m.end():]
+            return Resolved(text, question, True, context, quotes)
+    kinds = _pronouns()
+    found = [(mm, kinds[mm.group(0).lower()]) for mm in re.finditer(r"\b[A-Za-z]+\b", question)
+             if mm.group(0).lower() in kinds]
+    person = [(mm, k) for mm, k in found if k.startswith("person")]
+    plural = [(mm, k) for mm, k in found if k.startswith("plural")]
+    if person or plural:
         who = antecedent(previous)
         if who:
-            return _PRONOUN.sub(lambda m: _PERSON[m.group(1).lower()].format(a=who), question)
-        return f"{question} ({previous.resolved_question or previous.question})"
-    return question
-
-
-_FUNCTION = set(
-    "a an the on in at of to for with by from and or but what which who whom whose when where why how "
-    "did does do was were is are be been it this that these those any some about there here".split()
-)
-
-
-def _content_words(question: str) -> int:
-    return sum(1 for w in re.findall(r"[A-Za-z]+", question.lower()) if w not in _FUNCTION)
+            def sub(mm):
+                k = kinds.get(mm.group(0).lower(), "")
+                if not (k.startswith("person") or k.startswith("plural")):
+                    return mm.group(0)
+                return f"{who}’s" if k.endswith("possessive") else who
+            return Resolved(re.sub(r"\b[A-Za-z]+\b", sub, question), question, True, context, quotes)
+    if found or len(_content_words(question)) <= 1 or re.match(r"^\s*(and|so|but|what about|how about)\b", lower):
+        rest = question.strip()
+        return Resolved(f"{rest} ({prev_q.strip()})", question, True, context, quotes)
+    return Resolved(question, question, False, context, quotes)

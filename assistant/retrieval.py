@@ -99,7 +99,7 @@ class Lexicon:
                     df[t] = df.get(t, 0) + 1
             # Words the documents themselves use (not the field descriptions): a question word
             # outside this set is one the documents never say.
-            from assistant.extractive import word_keys
+            from assistant.question import word_keys
 
             words = {w.lower() for c in chunks for w in re.findall(r"[A-Za-z]+", c.text)}
             vocab = sorted({k for w in words for k in word_keys(w)})
@@ -133,7 +133,7 @@ class Lexicon:
         """
         from rapidfuzz import fuzz, process
 
-        from assistant.extractive import generic_stems
+        from assistant.question import generic_stems
 
         vocab = self.__dict__.get("_vocab")
         if vocab is None:
@@ -150,7 +150,7 @@ class Lexicon:
     def search(self, query: str, k: int, filters: Filters) -> list[tuple[str, float]]:
         if not self.ids:
             return []
-        from assistant.extractive import generic_stems
+        from assistant.question import generic_stems
 
         # Question words ("what", "telegram", "say") match every passage alike: leave them out.
         q = [[t for t in self.correct(tokenize([query])[0]) if t not in generic_stems()]]

@@ -1,29 +1,32 @@
-"""Answers over the seed telegram: the right sentence cited, abstention, follow-ups.
+"""Answers over the seed telegram: a short verbatim answer cited at its span, abstention,
+follow-ups.
 
-Expected sentences are written from the telegram itself (by their opening words),
-not from what the pipeline printed.
+Expectations are written from the telegram itself (the words that answer), not from what the
+pipeline printed. Answers are judged as the eval judges them: the answer text holds the key
+words, a citation overlaps the place that says it, and a who/when/how-many answer is short.
 """
 
 import pytest
 
 from assistant.citations import source_text
 
+# question, words the answer must hold, words of the place a citation must overlap
 CITES = [
-    ("What did the Judge require?", "The Judge informed the attorneys", None),
+    ("What did the Judge require?", "letter", "a letter from the Department of State addressed to Justice"),
     ("Who signed this telegram?", "Welles", "Welles"),
-    ("Who sent this telegram?", "The Acting Secretary of State", "Acting Secretary of State"),
-    ("To whom was the telegram addressed?", "the Ambassador in the Soviet Union (Steinhardt)", "Steinhardt"),
+    ("Who sent this telegram?", "Acting Secretary of State", "The Acting Secretary of State"),
+    ("To whom was the telegram addressed?", "Steinhardt", "the Ambassador in the Soviet Union (Steinhardt)"),
     ("What is the telegram number?", "352", "352"),
-    ("What is the file number of this document?", "311.6121 Gorin, M. N./44", "311.6121"),
-    ("When were the expectations impressed upon the Ambassador?", "On March 22 and March 23", "March 22 and March 23"),
-    ("How many American citizens are in jail?", "In view of the conversations", "three American citizens"),
-    ("Who suggested the pardon of Gorin?", "352. Your 573 [574]", "Oumansky"),
-    ("Has Gorin left the United States?", "It is understood that Gorin has already left", None),
-    ("Why could the Department not negotiate an exchange of detained persons?", "We were therefore not in a position", None),
-    ("Whose release would this Government expect if Gorin were released?", "It was pointed out on a number of occasions", None),
-    ("Why did the Department refuse Oumansky's suggestion?", "352. Your 573 [574]", None),
-    ("What does the constitutional organization of this Government make difficult?", "You undoubtedly realize", None),
-    ("Could the Department control the timing of the Judge's actions?", "It furthermore had no way", None),
+    ("When were the expectations impressed upon the Ambassador?", "March 22 and March 23", "On March 22 and March 23"),
+    ("How many American citizens are in jail?", "three", "three American citizens now in jail"),
+    ("Who suggested the pardon of Gorin?", "Oumansky", "When Oumansky some time ago suggested the pardon of Gorin"),
+    ("Has Gorin left the United States?", "already left", "Gorin has already left the United States"),
+    ("Whose release would this Government expect if Gorin were released?", "Roszkowski, Pyk, and Devenis",
+     "this Government would expect the release of Roszkowski, Pyk, and Devenis"),
+    ("Why did the Department refuse Oumansky's suggestion?", "traffic in justice",
+     "we refused on the ground that we could not traffic in justice"),
+    ("Could the Department control the timing of the Judge's actions?", "no way",
+     "It furthermore had no way of controlling the timing of the Judge’s actions"),
 ]
 
 UNANSWERABLE = [
@@ -32,19 +35,25 @@ UNANSWERABLE = [
     "What is the capital of Australia?",
     "What was Gorin's first name?",
     "How long was Gorin's prison sentence?",
-    "What did the Soviet Government reply?",
 ]
 
+SHORT = ("Who", "When", "How many", "To whom")
 
-@pytest.mark.parametrize("question,opening,lead", CITES)
-def test_cites_the_sentence_that_answers(assistant, question, opening, lead):
+
+def overlaps(citation, text, needle):
+    start = text.index(needle)
+    end = start + len(needle)
+    return citation.start < end and start < citation.end
+
+
+@pytest.mark.parametrize("question,words,place", CITES)
+def test_answers_with_the_words_and_cites_their_place(assistant, seed_text, question, words, place):
     answer = assistant.ask(question)
     assert not answer.abstained, answer.answer
-    assert any(c.quote.startswith(opening) for c in answer.citations), [c.quote[:40] for c in answer.citations]
-    assert len(answer.citations) <= 3  # concise: one to three sentences
-    if lead:  # the short span leads, or is itself the (short) quotation
-        prefix = answer.answer.split("“")[0].lower()
-        assert lead.lower() in prefix or any(lead in c.quote and len(c.quote) < 60 for c in answer.citations)
+    assert words.lower() in answer.answer.lower(), answer.answer
+    assert any(overlaps(c, seed_text, place) for c in answer.citations), [c.quote for c in answer.citations]
+    limit = 200 if question.startswith(SHORT) else 400
+    assert len(answer.answer) <= limit, answer.answer
 
 
 @pytest.mark.parametrize("question", UNANSWERABLE)
@@ -62,17 +71,31 @@ def test_every_citation_is_the_source_text_at_its_span(assistant):
         for c in answer.citations + answer.related:
             text = source_text(c.source)
             assert text[c.start : c.end] == c.quote
-            assert f"[{c.n}]" in answer.answer or answer.abstained
+        for c in answer.citations:
+            assert f"[{c.n}]" in answer.answer
+
+
+def test_the_lead_is_a_short_span_of_the_cited_text(assistant):
+    answer = assistant.ask("How many American citizens are in jail?")
+    assert answer.lead and len(answer.lead) < 40 and "three" in answer.lead
+    assert any(answer.lead in c.quote for c in answer.citations)
 
 
 def test_follow_up_uses_the_conversation(assistant):
     first = assistant.ask("Who sent this telegram?")
     second = assistant.ask("What was his title?", history=[first])
     assert "Welles" in second.resolved_question
-    assert any(c.quote == "The Acting Secretary of State" for c in second.citations)
+    assert any("Acting Secretary of State" in c.quote for c in second.citations)
     # Without the history the same words are not about Welles.
     alone = assistant.ask("What was his title?")
     assert "Welles" not in alone.resolved_question
+
+
+def test_that_letter_is_the_letter_just_quoted(assistant, seed_text):
+    first = assistant.ask("What did the Judge require?")
+    second = assistant.ask("Who was that letter addressed to?", history=[first])
+    assert "letter" in second.resolved_question and "that letter" not in second.resolved_question
+    assert "Justice" in second.answer and "Steinhardt" not in second.answer
 
 
 def test_same_input_same_answer(assistant, telegram_index):
@@ -91,7 +114,7 @@ def test_runnable_invoke_stream_batch(assistant):
     runnable = assistant.runnable
     inputs = {"question": "Who signed this telegram?", "history": []}
     final = runnable.invoke(inputs)
-    assert isinstance(final, Answer) and final.citations[0].quote == "Welles"
+    assert isinstance(final, Answer) and any(c.quote == "Welles" for c in final.citations)
     parts = list(runnable.stream({"question": "What did the Judge require?", "history": []}))
     assert len(parts) > 3
     texts = [p.answer for p in parts]
@@ -103,7 +126,8 @@ def test_runnable_invoke_stream_batch(assistant):
 
 def test_json_shape(assistant):
     d = assistant.ask("What did the Judge require?").to_dict()
-    assert {"question", "answer", "abstained", "citations", "timings_ms"} <= set(d)
+    assert {"question", "answer", "abstained", "citations", "related", "lead", "resolved_question",
+            "passages", "timings_ms"} <= set(d)
     assert isinstance(d["abstained"], bool) and isinstance(d["timings_ms"], dict)
     for c in d["citations"]:
         assert set(c) >= {"n", "doc_id", "source", "start", "end", "quote"}

@@ -1,0 +1,371 @@
+"""Training: fit the answer scorer on the bank's ``train`` split, calibrate it on ``dev``.
+
+    assistant train            # or: make train
+    → assistant/data/answer_model.json
+
+For every question of the train and dev splits of each set (``evals/telegram.yaml``,
+``evals/frus1941.yaml``) the real pipeline runs on the set's eval index (the one
+``assistant eval`` builds, ``.index/eval-<set>``): spelling, follow-up resolution (earlier
+turns stand in as their reference answers), hybrid retrieval, candidates, features. A
+candidate is labelled positive when it span-matches a supporting evidence span and holds
+every key-term group (``assistant.metrics``). A logistic regression (scikit-learn, lbfgs,
+standardized features) is fitted on ``train``; on ``dev`` the regularization, the
+abstention threshold (the highest that keeps false refusals within ``MAX_FALSE_REFUSALS``)
+and the shortest-span margin are chosen. The ``test`` split is never read.
+
+Deterministic: sorted inputs, a deterministic solver, rounded weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SETS = ("telegram", "frus1941")
+C_GRID = (0.001, 0.01, 0.1)
+MARGINS = (0.0, 0.1, 0.25, 0.5, 1.0)
+MAX_FALSE_REFUSALS = 0.05
+
+
+@dataclass
+class Group:
+    """One question's candidates: feature rows, labels, and what the decision needs."""
+
+    set: str
+    split: str
+    item_id: str
+    qtype: str
+    answerable: bool
+    rows: list  # feature vectors
+    labels: list  # 0/1
+    lengths: list  # chars of each candidate
+    places: list  # (doc_id, sentence start, sentence end) of each candidate
+    kinds: list
+    texts: list
+    question: str = ""
+
+
+def index_name(evalset) -> str:
+    """The eval index a set is asked on: a draft over a known set's corpus shares that set's index."""
+    from assistant.evalsets import load_set
+
+    for known in SETS:
+        try:
+            other = load_set(known, check_documents=False)
+        except Exception:  # noqa: BLE001 - a missing set only means no sharing
+            continue
+        if other.corpus.resolve() == evalset.corpus.resolve() and other.documents == evalset.documents:
+            return known
+    return evalset.name
+
+
+def open_set_assistant(evalset, index_dir: Path | None = None):
+    """The Assistant on the set's eval index, built or brought up to date as ``assistant eval`` does."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from assistant import Assistant
+    from assistant.config import Settings
+    from assistant.errors import UserError
+    from assistant.evaluate import default_index_dir
+    from assistant.index import Index
+
+    name = index_name(evalset)
+    index_dir = Path(index_dir or default_index_dir(name))
+    collection = f"eval-{name}"
+    saved_url = os.environ.pop("ASSISTANT_CHROMA_URL", None)
+    try:
+        settings = Settings(index_dir=index_dir, collection=collection, chroma_url=None)
+        index = Index(settings)
+        try:
+            index.ingest(evalset.document_paths(), progress=False)
+        except UserError:
+            index = Index(settings, index.embeddings)
+            index.ingest(evalset.document_paths(), progress=False, rebuild=True)
+        return Assistant.open(index=index_dir, collection=collection)
+    finally:
+        if saved_url is not None:
+            os.environ["ASSISTANT_CHROMA_URL"] = saved_url
+
+
+def reference_answer(item, documents) -> "object":
+    """An earlier turn as the conversation would hold it had it been answered right."""
+    from assistant.answer import Answer, Citation
+
+    cites = []
+    for ev in item.evidence:
+        if not ev.spans:
+            continue
+        s, e = ev.spans[0]
+        doc = documents[ev.doc_id]
+        cites.append(Citation(n=len(cites) + 1, doc_id=ev.doc_id, source=doc.source, start=s, end=e,
+                              quote=doc.text[s:e], title=doc.title, date=doc.date))
+    lead = item.key_terms[0][0] if item.key_terms and item.key_terms[0] else None
+    return Answer(question=item.question, answer=item.answer, abstained=not item.answerable,
+                  citations=tuple(cites), lead=lead, resolved_question=item.question)
+
+
+def label(candidate, item) -> int:
+    from assistant import metrics
+
+    if not item.answerable:
+        return 0
+    supporting = [(ev.doc_id, s, e) for ev in item.supporting for s, e in ev.spans]
+    if not metrics.matches_any((candidate.doc_id, candidate.start, candidate.end), supporting):
+        return 0
+    return int(metrics.key_terms_score(candidate.text, item.key_terms)[0])
+
+
+def collect(set_names=SETS, splits=("train", "dev"), progress: bool = True) -> list[Group]:
+    from assistant import features
+    from assistant.evalsets import load_set, load_set_documents, locate_evidence
+
+    groups: list[Group] = []
+    for set_name in set_names:
+        full = load_set(set_name)
+        name = full.name
+        documents = load_set_documents(full)
+        locate_evidence(full, documents)
+        assistant = open_set_assistant(full)
+        chain = assistant.chain
+        dialogues = [d for d in full.dialogues if d[0].split in splits]
+        t0 = time.perf_counter()
+        for dialogue in sorted(dialogues, key=lambda d: d[0].id):
+            history = []
+            for item in dialogue:
+                typed = chain._respell(item.question)
+                resolved = chain._resolve(typed, history or None)
+                hits = chain.retriever.search(resolved.text)
+                q, cands = chain.candidates(resolved, hits)
+                groups.append(Group(
+                    set=name, split=item.split, item_id=item.id, qtype=q.qtype, answerable=item.answerable,
+                    rows=[features.vector(c) for c in cands], labels=[label(c, item) for c in cands],
+                    lengths=[len(c.text) for c in cands], places=[(c.doc_id, *c.sentence) for c in cands],
+                    kinds=[c.kind for c in cands], texts=[c.text for c in cands], question=resolved.text,
+                ))
+                history.append(reference_answer(item, documents))
+        if progress:
+            n = sum(1 for g in groups if g.set == name)
+            print(f"{name}: {n} questions ({', '.join(splits)}) in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    return groups
+
+
+def _order(group: Group, scores) -> list[int]:
+    from assistant.decision import limit
+
+    lim = limit(group.qtype)
+    return [i for i in sorted(range(len(scores)), key=lambda i: (-scores[i], i)) if group.lengths[i] <= lim]
+
+
+def _pick(group: Group, scores, margin: float) -> int | None:
+    """The candidate the answer step would quote when it answers (decision.decide's choice)."""
+    fits = _order(group, scores)
+    if not fits:
+        return None
+    best = fits[0]
+    if margin > 0:
+        near = [i for i in fits if scores[i] >= scores[best] - margin and group.places[i] == group.places[best]]
+        best = min(near, key=lambda i: (group.lengths[i], -scores[i], i))
+    return best
+
+
+def answerer_row(group: Group, scores) -> list[float] | None:
+    """Features of the best candidate, its score and its lead over another sentence's best."""
+    fits = _order(group, scores)
+    if not fits:
+        return None
+    b = fits[0]
+    rival = max((scores[i] for i in range(len(scores)) if group.places[i] != group.places[b]),
+                default=scores[b] - 5.0)
+    return list(group.rows[b]) + [scores[b], scores[b] - rival]
+
+
+def pairs(groups: list[Group], max_negatives: int = 60):
+    """(difference, label) rows: positive minus negative of one question, and a shorter
+    positive minus a longer one of the same sentence; each also mirrored."""
+    X, y = [], []
+    for g in groups:
+        pos = [i for i, lab in enumerate(g.labels) if lab]
+        neg = [i for i, lab in enumerate(g.labels) if not lab]
+        if not pos or not neg:
+            continue
+        step = max(1, len(neg) // max_negatives)
+        neg = neg[::step][:max_negatives]
+        for p in pos:
+            for n in neg:
+                d = [a - b for a, b in zip(g.rows[p], g.rows[n])]
+                X += [d, [-v for v in d]]
+                y += [1, 0]
+            for q in pos:
+                if g.places[q] == g.places[p] and g.lengths[q] < g.lengths[p]:
+                    d = [a - b for a, b in zip(g.rows[q], g.rows[p])]
+                    X += [d, [-v for v in d]]
+                    y += [1, 0]
+    return X, y
+
+
+def fit_ranker(groups: list[Group], C: float):
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    rows = np.asarray([r for g in groups for r in g.rows], dtype=np.float64)
+    mean, scale = rows.mean(axis=0), rows.std(axis=0)
+    scale[scale == 0] = 1.0
+    X, y = pairs(groups)
+    X = np.asarray(X, dtype=np.float64) / scale  # differences: the mean cancels
+    clf = LogisticRegression(C=C, solver="lbfgs", max_iter=5000, fit_intercept=False)
+    clf.fit(X, np.asarray(y))
+    return mean, scale, clf.coef_[0]
+
+
+def fit_answerer(groups: list[Group], scores_of, C: float):
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = [], []
+    for g in groups:
+        row = answerer_row(g, scores_of(g))
+        if row is not None:
+            X.append(row)
+            y.append(int(g.answerable))
+    X = np.asarray(X, dtype=np.float64)
+    mean, scale = X.mean(axis=0), X.std(axis=0)
+    scale[scale == 0] = 1.0
+    clf = LogisticRegression(C=C, solver="lbfgs", max_iter=5000, class_weight="balanced")
+    clf.fit((X - mean) / scale, np.asarray(y))
+    return mean, scale, clf.coef_[0], float(clf.intercept_[0])
+
+
+def evaluate(groups: list[Group], scores_of, confidence_of, threshold: float, margin: float) -> dict:
+    answerable = [g for g in groups if g.answerable]
+    unanswerable = [g for g in groups if not g.answerable]
+    correct = refused = abstained_right = top1 = 0
+    for g in groups:
+        scores = scores_of(g)
+        pick = _pick(g, scores, margin)
+        conf = confidence_of(g, scores)
+        answered = pick is not None and conf >= threshold
+        if g.answerable:
+            if not answered:
+                refused += 1
+            elif g.labels[pick]:
+                correct += 1
+            top1 += pick is not None and g.labels[pick]
+        elif not answered:
+            abstained_right += 1
+    return {
+        "questions": len(groups),
+        "correct": correct / max(1, len(answerable)),
+        "top1": top1 / max(1, len(answerable)),
+        "false_refusals": refused / max(1, len(answerable)),
+        "abstention_recall": abstained_right / max(1, len(unanswerable)),
+        "accuracy": (correct + abstained_right) / max(1, len(groups)),
+        "oracle": sum(1 for g in answerable if any(g.labels)) / max(1, len(answerable)),
+    }
+
+
+def calibrate(dev: list[Group], scores_of, confidence_of) -> float:
+    """The abstention threshold: the highest whose dev false-refusal rate stays within
+    ``MAX_FALSE_REFUSALS``."""
+    confs = sorted(confidence_of(g, scores_of(g)) for g in dev if g.answerable)
+    if not confs:
+        return 0.5
+    allowed = int(MAX_FALSE_REFUSALS * len(confs))  # this many may fall below the threshold
+    return max(0.0, float(confs[allowed]) - 1e-9)
+
+
+def _round(values) -> tuple[float, ...]:
+    return tuple(round(float(v), 6) for v in values)
+
+
+def fit_all(groups: list[Group], progress: bool = True):
+    """Choose C (ranker, answerer) and the margin on dev; returns (Model, train result, dev result)."""
+    import numpy as np
+
+    from assistant.features import NAMES
+    from assistant.scoring import ANSWERER_EXTRA, Linear, Model
+
+    tr = [g for g in groups if g.split == "train" and g.rows]
+    dev = [g for g in groups if g.split == "dev"]
+
+    def scorer(mean, scale, coef):
+        def scores(g: Group):
+            if not g.rows:
+                return []
+            return list(((np.asarray(g.rows) - mean) / scale) @ coef)
+        return scores
+
+    def confider(mean, scale, coef, intercept):
+        def conf(g: Group, scores):
+            row = answerer_row(g, scores)
+            if row is None:
+                return 0.0
+            z = ((np.asarray(row) - mean) / scale) @ coef + intercept
+            return float(1 / (1 + np.exp(-z)))
+        return conf
+
+    best = None
+    for C in C_GRID:
+        ranker = fit_ranker(tr, C)
+        scores_of = scorer(*ranker)
+        for C2 in (0.01, 0.1, 1.0):
+            answerer = fit_answerer(tr, scores_of, C2)
+            conf_of = confider(*answerer)
+            threshold = calibrate(dev, scores_of, conf_of)
+            for margin in MARGINS:
+                result = evaluate(dev, scores_of, conf_of, threshold, margin)
+                key = (round(result["accuracy"], 6), round(result["correct"], 6), -C, -C2, -margin)
+                if best is None or key > best[0]:
+                    best = (key, C, C2, margin, threshold, ranker, answerer, result)
+                if progress:
+                    print(f"C={C} C2={C2} margin={margin}: dev {result}", file=sys.stderr)
+    _, C, C2, margin, threshold, ranker, answerer, dev_result = best
+    train_result = evaluate(tr, scorer(*ranker), confider(*answerer), threshold, margin)
+    model = Model(
+        ranker=Linear(NAMES, _round(ranker[0]), _round(ranker[1]), _round(ranker[2]), 0.0),
+        answerer=Linear(NAMES + ANSWERER_EXTRA, _round(answerer[0]), _round(answerer[1]), _round(answerer[2]),
+                        round(answerer[3], 6)),
+        threshold=round(threshold, 6), margin=margin,
+        meta={"C_ranker": C, "C_answerer": C2, "train_questions": len(tr), "dev_questions": len(dev),
+              "train_rows": sum(len(g.rows) for g in tr), "train_positives": sum(sum(g.labels) for g in tr),
+              "train": {k: round(v, 4) for k, v in train_result.items()},
+              "dev": {k: round(v, 4) for k, v in dev_result.items()},
+              "max_false_refusals": MAX_FALSE_REFUSALS},
+    )
+    return model
+
+
+def train(out: Path | None = None, set_names=SETS, progress: bool = True) -> dict:
+    from assistant.scoring import MODEL_FILE
+
+    t0 = time.perf_counter()
+    groups = collect(set_names, ("train", "dev"), progress=progress)
+    model = fit_all(groups, progress=False)
+    model.meta["sets"] = list(set_names)
+    path = Path(out) if out else MODEL_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(model.to_dict(), indent=1) + "\n", encoding="utf-8")
+    if progress:
+        r = model.ranker
+        top = sorted(zip(r.features, r.coef), key=lambda nw: -abs(nw[1]))[:10]
+        print(f"wrote {path} in {time.perf_counter() - t0:.0f} s: margin={model.margin} threshold={model.threshold:.3f}",
+              file=sys.stderr)
+        print(f"train {model.meta['train']}\ndev   {model.meta['dev']}", file=sys.stderr)
+        print("largest ranker weights: " + ", ".join(f"{n} {w:+.2f}" for n, w in top), file=sys.stderr)
+    return model.to_dict()
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="assistant train", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--set", action="append", dest="sets")
+    args = parser.parse_args(argv)
+    train(Path(args.out) if args.out else None, tuple(args.sets or SETS))
+
+
+if __name__ == "__main__":
+    main()
