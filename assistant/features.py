@@ -18,7 +18,7 @@ FIELD_KINDS = tuple(FIELD_DESCRIPTIONS)  # structural fields (sender, recipient,
 from assistant.question import TYPES, Question, generic_stems, ordered_words, word_keys, words
 
 NAMES = (
-    "dense", "dense_rel", "cov", "cov_rel", "sent_cov", "own_cov", "prox",
+    "dense", "dense_rel", "dense_body", "dense_body_rel", "dense_field_rel", "cov", "cov_rel", "sent_cov", "own_cov", "prox",
     "novel", "novel_names", "log_chars", "clause_share", "is_clause", "is_field", "is_notes",
     "rank_recip", "passage_score", "same_doc_as_top",
     "want_date_has", "want_date_missing", "want_num_has", "want_num_missing", "want_name_has",
@@ -182,8 +182,15 @@ def compute(q: Question, candidates: list[Candidate], context_spans: list[tuple[
         }))
     max_dense = max(f["dense"] for _, f in rows)
     max_cov = max(f["cov"] for _, f in rows)
+    # A field's vector is of its description ("Sent by … (the sender, author …)"), close to any
+    # question about the document: sentences are compared with sentences, fields with fields.
+    max_body = max((f["dense"] for c, f in rows if c.kind != "field"), default=0.0)
+    max_field = max((f["dense"] for c, f in rows if c.kind == "field"), default=0.0)
     for c, f in rows:
         f["dense_rel"] = f["dense"] - max_dense
+        f["dense_body"] = f["dense"] if c.kind != "field" else 0.0
+        f["dense_body_rel"] = f["dense"] - max_body if c.kind != "field" else 0.0
+        f["dense_field_rel"] = f["dense"] - max_field if c.kind == "field" else 0.0
         f["cov_rel"] = f["cov"] - max_cov
         f["sent_cov"] = sentence_cov.get((c.doc_id, *c.sentence), f["cov"])
         f["clause_share"] = (c.end - c.start) / max(1, c.sentence[1] - c.sentence[0])

@@ -53,9 +53,15 @@ def _content_words(question: str) -> list[str]:
 
 def antecedent(previous) -> str | None:
     """Who a personal pronoun in the next question most likely points to."""
-    lead = (previous.lead or "").split(",")[0].strip()
-    if lead and lead[0].isupper() and len(lead) <= 60:
-        return lead
+    lead = (previous.lead or "").strip()
+    named = re.search(r"\(([A-Z][^()]*)\)", lead)  # "the Ambassador in the Soviet Union (Steinhardt)"
+    if named:
+        return named.group(1)
+    head = lead.split(",")[0].strip()  # "Welles, the Acting Secretary of State" → "Welles"
+    if head and head[0].isupper() and len(head) <= 60:
+        return head
+    if lead and capitalized(lead):
+        return capitalized(lead)[0]
     for source in [c.quote for c in previous.citations] + [previous.resolved_question or previous.question]:
         names = capitalized(source)
         if names:

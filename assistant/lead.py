@@ -16,6 +16,7 @@ from assistant.candidates import Candidate
 from assistant.question import Question, function_words_title, ordered_words, word_keys, words
 
 LEAD_TYPES = ("who", "when", "where", "count")
+NAME_DISTANCE = 30  # characters between a leading name and the nearest of the question's words
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,14 @@ def lead_span(q: Question, c: Candidate) -> Lead | None:
             if text[start:end] == name:
                 found.append((start, end, name))
     held = [m for m in found if m[0] < inside[1] and inside[0] < m[1]]
+    if q.qtype in ("who", "where"):
+        # A name leads only when the quoted span holds exactly one the question does not give, or
+        # one stands right by the question's words ("Oumansky some time ago suggested"); otherwise
+        # the quotation answers on its own.
+        near = [m for m in held if anchors and min(abs(a - m[0]) for a in anchors) <= NAME_DISTANCE]
+        if len({m[2] for m in held}) != 1 and not near:
+            return None
+        found = held = near or held
     best = _closest(held or found, anchors)
     if best is None:
         return None
