@@ -53,7 +53,10 @@ class AnswerChain:
         model = scoring.load(self.model_path)
         scoring.score(candidates, model)
         decision = decisions.decide(candidates, q.qtype, model.threshold, model.margin,
-                                    confidence=lambda best, cs: scoring.answer_probability(best, cs, model))
+                                    confidence=lambda best, cs: scoring.answer_probability(
+                                        best, cs, model, one_document=not self.subject.endswith("s")),
+                                    foreign=bool(q.weights) and not q.known
+                                    and not any(c.features.get("cov") for c in candidates))
         answer = self._compose(question, q, resolved, decision, hits)
         t3 = time.perf_counter()
         timings = {"resolve": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000, "answer": (t3 - t2) * 1000,

@@ -50,14 +50,19 @@ def ranked(candidates: list[Candidate]) -> list[Candidate]:
 
 
 def decide(candidates: list[Candidate], qtype: str, threshold: float, margin: float = 0.0,
-           confidence=None) -> Decision:
+           confidence=None, foreign: bool = False) -> Decision:
     """``confidence(best, candidates) -> float``: the probability that ``best`` answers (the
-    fitted answerer); without it, the best candidate's own score is compared to ``threshold``."""
+    fitted answerer); without it, the best candidate's own score is compared to ``threshold``.
+    ``foreign``: the question has content words, the documents use none of them and no candidate
+    (nor a field's description) covers any ("What is the capital of Australia?" over the
+    telegram): nothing here can answer it."""
     if not candidates:
         return Decision(True, None, [], 0.0, "nothing retrieved")
     order = ranked(candidates)
     sentences = [c for c in order if c.kind != "clause"]
     related = distinct(sentences)[:MAX_RELATED]
+    if foreign:
+        return Decision(True, None, related, 0.0, "the documents use none of the question's words")
     fits = [c for c in order if len(c.text) <= limit(qtype)]
     if not fits:
         return Decision(True, None, related, order[0].score, "no candidate short enough")

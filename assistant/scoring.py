@@ -7,8 +7,9 @@ Two linear models over standardized features, written by ``assistant train``
 - the *ranker* (pairwise logistic regression): ``candidate.score = w · x``; within one
   question, a candidate that answers should score above one that does not, and a shorter
   answering span above a longer one of the same sentence;
-- the *answerer* (logistic regression over the best candidate's features, its score and its
-  lead over the next sentence): the probability that the question is answered by it. Below
+- the *answerer* (logistic regression over the best candidate's score, its lead over the
+  best of another sentence, its coverage of the question and the share of the question's
+  words the documents never use): the probability that the question is answered by it. Below
   the threshold calibrated on the bank's ``dev`` split, the step abstains.
 """
 
@@ -24,7 +25,12 @@ from assistant.candidates import Candidate
 from assistant.features import NAMES, vector
 
 MODEL_FILE = Path(__file__).resolve().parent / "data" / "answer_model.json"
-ANSWERER_EXTRA = ("best_score", "score_gap")  # besides the best candidate's own features
+ANSWERER_EXTRA = ("best_score", "score_gap", "one_document", "best_score_one", "score_gap_one", "cov_one")
+# What the answerer weighs (chosen on dev: more of the best candidate's features overfit train).
+# A single document and a collection differ (a collection's unanswerable questions find a
+# plausible sentence somewhere), so score, gap and coverage also enter times "one document".
+ANSWERER_FEATURES = ("best_score", "score_gap", "cov", "q_unknown", "one_document", "best_score_one",
+                     "score_gap_one", "cov_one")
 
 
 @dataclass(frozen=True)
@@ -97,16 +103,22 @@ def score(candidates: list[Candidate], model: Model) -> None:
         c.score = v
 
 
-def answer_features(best: Candidate, others: list[Candidate]) -> dict[str, float]:
+def answer_features(best: Candidate, others: list[Candidate], one_document: bool = False) -> dict[str, float]:
     """The answerer's input: the best candidate's features, its score, its lead over the best
-    candidate of another sentence."""
+    candidate of another sentence, and whether the collection is a single document."""
     rival = max((c.score for c in others if (c.doc_id, c.sentence) != (best.doc_id, best.sentence)),
                 default=best.score - 5.0)
-    return {**best.features, "best_score": best.score, "score_gap": best.score - rival}
+    return extra({**best.features, "best_score": best.score, "score_gap": best.score - rival}, one_document)
 
 
-def answer_probability(best: Candidate, others: list[Candidate], model: Model) -> float:
-    return model.answerer.probability(answer_features(best, others))
+def extra(values: dict[str, float], one_document: bool) -> dict[str, float]:
+    one = float(one_document)
+    return {**values, "one_document": one, "best_score_one": one * values["best_score"],
+            "score_gap_one": one * values["score_gap"], "cov_one": one * values.get("cov", 0.0)}
+
+
+def answer_probability(best: Candidate, others: list[Candidate], model: Model, one_document: bool = False) -> float:
+    return model.answerer.probability(answer_features(best, others, one_document))
 
 
 __all__ = ["Model", "Linear", "load", "score", "answer_probability", "answer_features", "vector", "MODEL_FILE"]

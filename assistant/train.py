@@ -8,10 +8,18 @@ For every question of the train and dev splits of each set (``evals/telegram.yam
 ``assistant eval`` builds, ``.index/eval-<set>``): spelling, follow-up resolution (earlier
 turns stand in as their reference answers), hybrid retrieval, candidates, features. A
 candidate is labelled positive when it span-matches a supporting evidence span and holds
-every key-term group (``assistant.metrics``). A logistic regression (scikit-learn, lbfgs,
-standardized features) is fitted on ``train``; on ``dev`` the regularization, the
-abstention threshold (the highest that keeps false refusals within ``MAX_FALSE_REFUSALS``)
-and the shortest-span margin are chosen. The ``test`` split is never read.
+every key-term group (``assistant.metrics``). Two linear models are fitted on ``train``
+(scikit-learn, lbfgs, standardized features):
+
+- the ranker, a pairwise logistic regression: answering minus non-answering candidates of one
+  question, and a shorter answering span minus a longer one of the same sentence (so the
+  shortest span that answers ranks first);
+- the answerer, a logistic regression predicting whether the best-ranked candidate answers
+  (``scoring.ANSWERER_FEATURES``).
+
+On ``dev`` the regularization of both, the shortest-span margin and the abstention threshold
+(the highest that keeps false refusals within ``MAX_FALSE_REFUSALS``) are chosen. The ``test``
+split is never read.
 
 Deterministic: sorted inputs, a deterministic solver, rounded weights.
 """
@@ -46,6 +54,8 @@ class Group:
     places: list  # (doc_id, sentence start, sentence end) of each candidate
     kinds: list
     texts: list
+    foreign: bool = False
+    one_document: bool = False  # the collection is a single document (the telegram)
     question: str = ""
 
 
@@ -144,6 +154,8 @@ def collect(set_names=SETS, splits=("train", "dev"), progress: bool = True) -> l
                     rows=[features.vector(c) for c in cands], labels=[label(c, item) for c in cands],
                     lengths=[len(c.text) for c in cands], places=[(c.doc_id, *c.sentence) for c in cands],
                     kinds=[c.kind for c in cands], texts=[c.text for c in cands], question=resolved.text,
+                    foreign=bool(q.weights) and not q.known and not any(c.features.get("cov") for c in cands),
+                    one_document=not chain.subject.endswith("s"),
                 ))
                 history.append(reference_answer(item, documents))
         if progress:
@@ -172,14 +184,20 @@ def _pick(group: Group, scores, margin: float) -> int | None:
 
 
 def answerer_row(group: Group, scores) -> list[float] | None:
-    """Features of the best candidate, its score and its lead over another sentence's best."""
+    """``scoring.ANSWERER_FEATURES`` of the best candidate: its score, its lead over another
+    sentence's best, its coverage of the question, the share of the question the documents lack."""
+    from assistant.features import NAMES
+    from assistant.scoring import ANSWERER_FEATURES, extra
+
     fits = _order(group, scores)
     if not fits:
         return None
     b = fits[0]
     rival = max((scores[i] for i in range(len(scores)) if group.places[i] != group.places[b]),
                 default=scores[b] - 5.0)
-    return list(group.rows[b]) + [scores[b], scores[b] - rival]
+    values = extra({**dict(zip(NAMES, group.rows[b])), "best_score": scores[b], "score_gap": scores[b] - rival},
+                   group.one_document)
+    return [values[n] for n in ANSWERER_FEATURES]
 
 
 def pairs(groups: list[Group], max_negatives: int = 60):
@@ -226,10 +244,14 @@ def fit_answerer(groups: list[Group], scores_of, C: float):
 
     X, y = [], []
     for g in groups:
-        row = answerer_row(g, scores_of(g))
+        scores = scores_of(g)
+        row = answerer_row(g, scores)
         if row is not None:
             X.append(row)
-            y.append(int(g.answerable))
+            # 1 when the best candidate answers (an unanswerable question, or a wrong best
+            # candidate, is 0): the answerer predicts whether the answer would be right.
+            best = _order(g, scores)[0]
+            y.append(int(g.answerable and bool(g.labels[best])))
     X = np.asarray(X, dtype=np.float64)
     mean, scale = X.mean(axis=0), X.std(axis=0)
     scale[scale == 0] = 1.0
@@ -246,7 +268,7 @@ def evaluate(groups: list[Group], scores_of, confidence_of, threshold: float, ma
         scores = scores_of(g)
         pick = _pick(g, scores, margin)
         conf = confidence_of(g, scores)
-        answered = pick is not None and conf >= threshold
+        answered = pick is not None and conf >= threshold and not g.foreign
         if g.answerable:
             if not answered:
                 refused += 1
@@ -285,7 +307,7 @@ def fit_all(groups: list[Group], progress: bool = True):
     import numpy as np
 
     from assistant.features import NAMES
-    from assistant.scoring import ANSWERER_EXTRA, Linear, Model
+    from assistant.scoring import ANSWERER_FEATURES, Linear, Model
 
     tr = [g for g in groups if g.split == "train" and g.rows]
     dev = [g for g in groups if g.split == "dev"]
@@ -325,7 +347,7 @@ def fit_all(groups: list[Group], progress: bool = True):
     train_result = evaluate(tr, scorer(*ranker), confider(*answerer), threshold, margin)
     model = Model(
         ranker=Linear(NAMES, _round(ranker[0]), _round(ranker[1]), _round(ranker[2]), 0.0),
-        answerer=Linear(NAMES + ANSWERER_EXTRA, _round(answerer[0]), _round(answerer[1]), _round(answerer[2]),
+        answerer=Linear(ANSWERER_FEATURES, _round(answerer[0]), _round(answerer[1]), _round(answerer[2]),
                         round(answerer[3], 6)),
         threshold=round(threshold, 6), margin=margin,
         meta={"C_ranker": C, "C_answerer": C2, "train_questions": len(tr), "dev_questions": len(dev),

@@ -58,7 +58,7 @@ def test_ask_json_and_chat(telegram_index):
         assert SEED_FILE.read_text(encoding="utf-8")[c["start"] : c["end"]] == c["quote"]
 
     chat = run(["chat", "--json", "--index", str(telegram_index)],
-               stdin="Who sent this telegram?\n\nWhat was his title?\nIn what year was this sent?\n")
+               stdin="Who signed this telegram?\n\nWhat was his title?\nWhat is the capital of Australia?\n")
     assert chat.returncode == 0, chat.stderr
     answers = [json.loads(line) for line in chat.stdout.splitlines()]
     assert len(answers) == 3

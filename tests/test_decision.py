@@ -41,3 +41,8 @@ def test_a_short_answer_type_never_quotes_a_long_span():
     c.score = 0.99
     assert decide([c], "who", threshold=0.5).abstained
     assert not decide([c], "what", threshold=0.5).abstained
+
+
+def test_a_question_in_words_the_documents_never_use_is_not_answered():
+    d = decide([cand(0, 55, 0.99, "sentence")], "what", threshold=0.5, foreign=True)
+    assert d.abstained and d.related

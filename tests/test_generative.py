@@ -220,8 +220,8 @@ def test_slow_ollama_falls_back_at_the_timeout(monkeypatch, assistant, checker):
 
 
 def test_an_abstention_is_not_overruled(monkeypatch, assistant, checker):
-    question = "What crime was Gorin convicted of?"
-    with OpenAIServer(lambda m: "Gorin was convicted of espionage [1].") as server:
+    question = "What is the capital of Australia?"
+    with OpenAIServer(lambda m: "The capital of Australia is Canberra [1].") as server:
         extractive, _, final = run(openai_llm(monkeypatch, server), assistant, checker, question=question)
     assert extractive.abstained and final.abstained and final.answer == extractive.answer
     assert server.requests == []
