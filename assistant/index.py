@@ -126,12 +126,39 @@ class Index:
         path = self.settings.index_dir
         self._check_location()
         _OPENED.append(self)
+        if not _writable(path / "chroma.sqlite3"):
+            path = self._read_only_snapshot(path)
         try:
             return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
         except BaseException as exc:  # noqa: B036  (a damaged file can make Chroma's Rust core panic)
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
             raise self.damaged(exc) from None
+
+    read_only = False
+
+    def _read_only_snapshot(self, path: Path) -> Path:
+        """A private copy of a read-only index to open (Chroma writes to its database even
+        to read it): a read-only index can still be queried; the copy goes at exit."""
+        import atexit
+        import tempfile
+
+        snapshot = Path(tempfile.mkdtemp(prefix="assistant-read-only-index-"))
+        atexit.register(shutil.rmtree, snapshot, True)
+        def skip(folder, names):  # derived files, read in place (cache_dir); only Chroma's own are copied
+            return {"onnx", "bm25", LOCK_FILE, "weights-sha256.json"} & set(names) if Path(folder) == path else set()
+
+        try:
+            shutil.copytree(path, snapshot, ignore=skip, copy_function=shutil.copyfile, dirs_exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot read the index at {path}: {exc.strerror or exc}") from None
+        for folder, _, names in os.walk(snapshot):
+            os.chmod(folder, 0o700)
+            for name in names:
+                os.chmod(os.path.join(folder, name), 0o600)
+        self.read_only = True
+        print(f"note: the index at {path} is read-only; answering from a temporary copy", file=sys.stderr)
+        return snapshot
 
     def _check_location(self, database: bool = True) -> None:
         """A folder (or nothing yet) at the index path, and no empty database file in it."""
@@ -565,6 +592,10 @@ class Index:
         from the documents already complete (with a notice) instead of becoming a second writer."""
         if not self.pending():
             return None
+        if self.read_only:
+            print(f"note: the index at {self.where} is read-only and an ingest into it was interrupted; "
+                  f"answering from the documents already indexed ({len(self.pending())} not)", file=sys.stderr)
+            return None
         try:
             with self.write_lock(wait=False):
                 return self._complete_pending_locked(progress)
@@ -640,6 +671,17 @@ def _get_all(collection, include: list[str], page: int = 5000) -> dict[str, list
 
 def _unit_id(key: tuple[str, int, int]) -> str:
     return f"{key[0]}:{key[1]}-{key[2]}"
+
+
+def _writable(db: Path) -> bool:
+    """Whether this process may write the database file (true when there is none yet)."""
+    try:
+        with open(db, "r+b"):
+            return True
+    except FileNotFoundError:
+        return True
+    except OSError:  # EACCES, EROFS
+        return False
 
 
 def _ingest_relative(paths: list[Path]) -> dict[str, str]:
