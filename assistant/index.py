@@ -548,8 +548,8 @@ class Index:
                     documents=[c.text for c in part], metadatas=[c.metadata() for c in part],
                 )
             moved = 0
-            for c in pending_chunks:
-                if c.end > done_chars[c.doc_id]:
+            for c in pending_chunks:  # (windows come in text order; a field may lie anywhere)
+                if c.kind in ("body", "notes") and c.end > done_chars[c.doc_id]:
                     moved += c.end - done_chars[c.doc_id]
                     done_chars[c.doc_id] = c.end
             advance(moved)
