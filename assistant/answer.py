@@ -7,15 +7,25 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 
+# source → its path relative to the folder it was ingested from ("dupA/report.txt"), from
+# the manifest of each index opened for answering (``index.open_for_query``).
+_INGEST_RELATIVE: dict[str, str] = {}
+
+
+def register_ingest_paths(paths: dict[str, str]) -> None:
+    _INGEST_RELATIVE.update(paths)
+
+
 def display_source(source: str) -> str:
-    """A source path relative to the current directory when it lies inside it."""
+    """A source path relative to the current directory when it lies inside it, else
+    relative to the folder it was ingested from (so a server never shows its own paths)."""
     if "#" in source:  # "volume.xml#d12": a document inside a file
         path, _, frag = source.partition("#")
         return f"{display_source(path)}#{frag}"
     try:
         return str(Path(source).resolve().relative_to(Path(os.getcwd()).resolve()))
-    except ValueError:
-        return source
+    except (ValueError, OSError):
+        return _INGEST_RELATIVE.get(source, source)
 
 
 @dataclass(frozen=True)

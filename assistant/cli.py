@@ -132,10 +132,15 @@ def chat(
     while True:
         if interactive:
             typer.echo("? ", nl=False)
-        line = sys.stdin.readline()
-        if not line:
+        raw = sys.stdin.buffer.readline()
+        if not raw:
             break
-        question = line.strip()
+        try:  # one line that is not UTF-8 is an error for that line only
+            question = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            _err(f"line is not valid UTF-8 text (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1}): "
+                 f"{raw.decode('utf-8', 'replace').strip()[:60]!r}; skipped")
+            continue
         if not question:
             continue
         try:
@@ -323,14 +328,101 @@ from assistant.evaluate import eval_command  # noqa: E402  (light: the eval's he
 app.command("eval")(eval_command)
 
 
+class _NativeStderr:
+    """Native code's writes to file descriptor 2 held back until the command ends.
+
+    Chroma's Rust core prints a panic report (several lines, with a backtrace when
+    RUST_BACKTRACE is set) straight to fd 2 before Python sees the exception. For the
+    commands that open an index, fd 2 goes to a temporary file while Python's own
+    ``sys.stderr`` (notes, progress bars, errors) keeps the real one; at the end the held
+    output is written out, unless the command ended in a damaged-index error, whose
+    one line replaces it.
+    """
+
+    def __init__(self):
+        self.keep = True
+        self.saved = None
+
+    def __enter__(self):
+        import io
+        import tempfile
+
+        try:
+            sys.stderr.flush()
+            self.saved = os.dup(2)
+            self.sink = tempfile.TemporaryFile()
+            os.dup2(self.sink.fileno(), 2)
+        except (OSError, ValueError, AttributeError):  # no real fd 2 (e.g. captured in-process)
+            self.saved = None
+            return self
+        self.old = sys.stderr
+        sys.stderr = io.TextIOWrapper(io.FileIO(self.saved, "w", closefd=False), encoding="utf-8",
+                                      errors="backslashreplace", line_buffering=True, write_through=True)
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.saved is None:
+            return False
+        if getattr(sys.modules.get("assistant.index"), "DAMAGE_REPORTED", False):
+            self.keep = False  # `ingest --rebuild` moved a damaged index aside and said so
+        if not self.keep:
+            # Chroma's threads may panic again as the process ends: fd 2 stays held back;
+            # Python's own stderr (the error line) already goes to the real one.
+            sys.stderr.flush()
+            return False
+        try:
+            sys.stderr.flush()
+        finally:
+            sys.stderr = self.old
+            os.dup2(self.saved, 2)
+            os.close(self.saved)
+            if self.keep:
+                self.sink.seek(0)
+                data = self.sink.read()
+                if data:
+                    os.write(2, data)
+            self.sink.close()
+        return False
+
+
+_INDEX_COMMANDS = {"ask", "chat", "ingest", "collections"}
+
+
 def main() -> None:
+    held = _NativeStderr() if len(sys.argv) > 1 and sys.argv[1] in _INDEX_COMMANDS else None
+    if held is not None:
+        held.__enter__()
+    try:
+        _run(held)
+    finally:
+        if held is not None:
+            held.__exit__(None, None, None)
+
+
+def _run(held) -> None:
     try:
         app()
     except UserError as exc:
+        from assistant.errors import DamagedIndex
+
+        if isinstance(exc, DamagedIndex) and held is not None:
+            held.keep = False  # Chroma's panic report: replaced by this one line
         _err(str(exc))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except BaseException as exc:  # noqa: B036  (Chroma's Rust panics are BaseExceptions)
+        if isinstance(exc, SystemExit):
+            raise
+        from assistant.index import failure_error
+
+        error = failure_error(exc)
+        if error is None:
+            raise
+        if held is not None:
+            held.keep = False  # the panic report: replaced by the one line below
+        _err(str(error))
+        sys.exit(error.exit_code)
 
 
 if __name__ == "__main__":

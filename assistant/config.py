@@ -15,6 +15,7 @@ PROMPTS_DIR = PROJECT_ROOT / "prompts"
 DEFAULT_COLLECTION = "telegram"
 MAX_QUESTION_CHARS = 2000
 DEFAULT_K = 5  # passages retrieved per question
+DEFAULT_MAX_FILE_MB = 100  # ingest refuses larger files (ASSISTANT_MAX_FILE_MB raises it)
 
 # Chroma names: 3-512 chars of [a-zA-Z0-9._-], starting and ending alphanumeric.
 _COLLECTION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{1,60})[A-Za-z0-9]$")
@@ -44,8 +45,30 @@ class Settings:
         return cls(index_dir=index_dir, collection=name, chroma_url=os.environ.get("ASSISTANT_CHROMA_URL") or None)
 
 
+def max_file_bytes() -> int:
+    """The largest document file ingest accepts: ``ASSISTANT_MAX_FILE_MB`` (default 100)."""
+    raw = os.environ.get("ASSISTANT_MAX_FILE_MB", "").strip()
+    if not raw:
+        return DEFAULT_MAX_FILE_MB * 1_000_000
+    try:
+        mb = float(raw)
+        if mb <= 0:
+            raise ValueError
+    except ValueError:
+        raise UserError(f"invalid ASSISTANT_MAX_FILE_MB {raw!r}: a positive number of megabytes, e.g. 500") from None
+    return int(mb * 1_000_000)
+
+
 def check_question(question: str) -> str:
     q = (question or "").strip()
+    try:
+        q.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # Bytes that are not UTF-8 reach Python as lone surrogates ("\udcff" for 0xff).
+        bad = q[exc.start]
+        byte = f"byte 0x{ord(bad) - 0xDC00:02x}" if 0xDC80 <= ord(bad) <= 0xDCFF else f"character U+{ord(bad):04X}"
+        raise UserError(f"question is not valid UTF-8 text ({byte} at character {exc.start + 1}): "
+                        f"{q.encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')[:60]!r}") from None
     if not q:
         raise UserError("empty question: ask something about the document")
     if len(q) > MAX_QUESTION_CHARS:

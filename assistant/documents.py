@@ -124,8 +124,23 @@ def document_files(paths: list[Path]) -> list[Path]:
     return found
 
 
+def check_size(path: Path) -> None:
+    """Refuse a file larger than ``ASSISTANT_MAX_FILE_MB`` before reading it."""
+    from assistant.config import max_file_bytes
+
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return  # read_text names the problem
+    limit = max_file_bytes()
+    if size > limit:
+        raise UserError(f"file too large to ingest: {path} ({size / 1e6:.1f} MB; the limit is {limit / 1e6:g} MB, "
+                        "set ASSISTANT_MAX_FILE_MB to raise it)")
+
+
 def load_file(path: Path) -> list[Document]:
     """One file's documents: a text file is one document, a FRUS TEI volume many."""
+    check_size(path)
     if path.suffix.lower() in XML_SUFFIXES:
         from assistant.tei import load_tei  # only XML needs the TEI reader
 
@@ -134,14 +149,51 @@ def load_file(path: Path) -> list[Document]:
     return [parse_document(text, doc_id=path.stem, source=str(path.resolve()))]
 
 
-def load_documents(paths: list[Path]) -> list[Document]:
+def load_documents(paths: list[Path], unique_ids: bool = True) -> list[Document]:
+    """The documents in ``paths``; with ``unique_ids`` two files with one stem are an error
+    (the index instead gives the second a distinct id: :func:`assign_doc_ids`)."""
     docs = [doc for p in document_files(paths) for doc in load_file(p)]
-    seen: dict[str, str] = {}
-    for doc in docs:
-        if doc.doc_id in seen and seen[doc.doc_id] != doc.source:
-            raise UserError(f"two documents share the id {doc.doc_id!r}: {seen[doc.doc_id]} and {doc.source}")
-        seen[doc.doc_id] = doc.source
+    if unique_ids:
+        seen: dict[str, str] = {}
+        for doc in docs:
+            if doc.doc_id in seen and seen[doc.doc_id] != doc.source:
+                raise UserError(f"two documents share the id {doc.doc_id!r}: {seen[doc.doc_id]} and {doc.source}")
+            seen[doc.doc_id] = doc.source
     return docs
+
+
+def is_empty(doc: Document) -> bool:
+    """Nothing to index: no text but whitespace."""
+    return not doc.text.strip()
+
+
+def assign_doc_ids(docs: list[Document], manifest: dict[str, dict]) -> None:
+    """Give each document an id unique in its collection, stable across re-ingests.
+
+    A document keeps the id its source already has in the collection (``manifest``: id →
+    record with ``source``). A new source gets its readable id (the file stem, or
+    ``volume_xmlid``) when no other existing source holds it, else that id plus a short
+    hash of its source path (``report-1a2b3c4d``): a second ``report.txt`` from another
+    folder is a second document, never a replacement of the first. An id whose source
+    file is gone from disk is taken over (a moved folder updates its documents).
+    """
+    by_source = {m.get("source"): i for i, m in manifest.items() if m.get("source")}
+    taken: set[str] = set()
+    for doc in docs:
+        if doc.source in by_source:
+            doc.doc_id = by_source[doc.source]
+            taken.add(doc.doc_id)
+    for doc in docs:
+        if doc.source in by_source:
+            continue
+        owner = manifest.get(doc.doc_id)
+        if doc.doc_id in taken or (owner is not None and _source_exists(owner.get("source", ""))):
+            doc.doc_id = f"{doc.doc_id}-{hashlib.sha256(doc.source.encode('utf-8')).hexdigest()[:8]}"
+        taken.add(doc.doc_id)
+
+
+def _source_exists(source: str) -> bool:
+    return bool(source) and Path(source.split("#")[0]).exists()
 
 
 # --- parsing ---------------------------------------------------------------------------

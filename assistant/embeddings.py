@@ -42,9 +42,9 @@ def weights_sha256(model_path: Path, cache_dir: Path | None = None) -> str:
     if cache and cache.exists():
         try:
             cached = json.loads(cache.read_text())
-            if cached.get("key") == key:
+            if isinstance(cached, dict) and cached.get("key") == key and isinstance(cached.get("sha256"), str):
                 return cached["sha256"]
-        except (ValueError, OSError):
+        except (ValueError, OSError):  # a damaged cache file: hash again
             pass
     h = hashlib.sha256()
     with weights.open("rb") as f:
@@ -107,6 +107,18 @@ class LocalEmbeddings(Embeddings):
         # shared machine ~2x slower); queries: one thread (bench/README.md).
         threads = (os.cpu_count() or 1) if export else self.threads
         self.onnx = onnx_embed.OnnxQueryEmbedder.open(export_dir, weights_sha256, threads=threads)
+        if self.onnx is None and Path(export_dir).exists():
+            # A derived file that does not load (damaged, or another model's): make it again.
+            reason = onnx_embed.export_problem(export_dir, weights_sha256) or "it does not load"
+            print(f"note: the ONNX export {export_dir} is unusable ({reason}); rebuilding it", file=sys.stderr)
+            try:
+                onnx_embed.export_onnx(self.model_path, export_dir, weights_sha256=weights_sha256, force=True)
+                self.onnx = onnx_embed.OnnxQueryEmbedder.open(export_dir, weights_sha256, threads=threads)
+            except Exception as exc:  # e.g. a read-only index: torch still gives the same vectors
+                print(f"note: cannot rebuild the ONNX export ({type(exc).__name__}: "
+                      f"{str(exc).splitlines()[0] if str(exc) else ''}); embedding with sentence-transformers",
+                      file=sys.stderr)
+                self.onnx = None
         return self.onnx is not None
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:

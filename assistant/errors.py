@@ -9,3 +9,7 @@ class UserError(Exception):
     """A mistake in the input, with a one-line message that names the input."""
 
     exit_code = 2
+
+
+class DamagedIndex(UserError):
+    """An index that cannot be read (damaged files): the message names it and the rebuild."""

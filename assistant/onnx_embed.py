@@ -43,9 +43,10 @@ def default_export_dir(index_dir: str | Path) -> Path:
 
 def read_manifest(out_dir: str | Path) -> dict | None:
     try:
-        return json.loads((Path(out_dir) / MANIFEST).read_text())
-    except (OSError, ValueError):
+        meta = json.loads((Path(out_dir) / MANIFEST).read_text())
+    except (OSError, ValueError):  # ValueError: damaged bytes (UnicodeDecodeError, JSONDecodeError)
         return None
+    return meta if isinstance(meta, dict) else None
 
 
 def export_is_current(out_dir: str | Path, weights_sha256: str) -> bool:
@@ -59,6 +60,22 @@ def export_is_current(out_dir: str | Path, weights_sha256: str) -> bool:
         and (out / ONNX_FILE).is_file()
         and (out / TOKENIZER_FILE).is_file()
     )
+
+
+def export_problem(out_dir: str | Path, weights_sha256: str) -> str | None:
+    """Why the export in ``out_dir`` cannot be used for these weights (None: it looks fine)."""
+    out = Path(out_dir)
+    if not (out / MANIFEST).exists():
+        return f"no {MANIFEST}"
+    meta = read_manifest(out)
+    if not isinstance(meta, dict):
+        return f"{MANIFEST} is damaged"
+    if meta.get("weights_sha256") != weights_sha256 or meta.get("format") != EXPORT_FORMAT:
+        return "made from other weights"
+    for name in (ONNX_FILE, TOKENIZER_FILE):
+        if not (out / name).is_file():
+            return f"no {name}"
+    return None
 
 
 def _pooling_config(model_path: Path) -> tuple[str, bool, int]:
@@ -176,7 +193,11 @@ def _write_export(model_path: Path, tmp: Path, weights_sha256: str) -> None:
     mode, normalize, max_len = _pooling_config(model_path)
 
     import torch
+    import transformers
     from transformers import AutoModel
+
+    transformers.logging.disable_progress_bar()  # no "Loading weights" bar on an ingest or a rebuild
+    transformers.logging.set_verbosity_error()
 
     model = AutoModel.from_pretrained(str(model_path), attn_implementation="eager", local_files_only=True).eval()
 

@@ -9,9 +9,14 @@ chunks' ``search_text`` and cached beside the index, keyed by the index revision
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import sys
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
@@ -78,40 +83,77 @@ class Lexicon:
     """BM25 over the chunks plus document frequencies of stems (for term weighting)."""
 
     def __init__(self, index: Index):
-        import bm25s
-
         rev = index.revision()
         folder = index.cache_dir / "bm25" / f"{index.settings.collection}-{rev}-{TOKENIZER}"
-        meta_file = folder / "chunks.json"
-        if meta_file.exists():
-            meta = json.loads(meta_file.read_text())
-            self.bm25 = bm25s.BM25.load(str(folder))
-        else:
-            chunks = index.all_chunks()
-            tokens = tokenize([c.search_text for c in chunks])
-            self.bm25 = bm25s.BM25()
-            if chunks:
-                self.bm25.index(bm25s.tokenize([c.search_text for c in chunks], stopwords="en_plus",
-                                               stemmer=stemmer(), show_progress=False), show_progress=False)
-            df: dict[str, int] = {}
-            for toks in tokens:
-                for t in set(toks):
-                    df[t] = df.get(t, 0) + 1
-            # Words the documents themselves use (not the field descriptions): a question word
-            # outside this set is one the documents never say.
-            from assistant.question import word_keys
+        meta = self._load(folder) if (folder / "chunks.json").exists() else None
+        if meta is None:
+            meta = self._build(index, folder)
+        self.ids: list[str] = meta["ids"]
+        self.doc_ids: list[str] = meta["doc_ids"]
+        self.dates: list[str | None] = meta["dates"]
+        self.df: dict[str, int] = meta["df"]
+        self.n: int = meta["n"]
+        self.vocab: frozenset[str] = frozenset(meta["vocab"])
 
-            words = {w.lower() for c in chunks for w in re.findall(r"[A-Za-z]+", c.text)}
-            vocab = sorted({k for w in words for k in word_keys(w)})
-            meta = {"ids": [c.id for c in chunks], "doc_ids": [c.doc_id for c in chunks],
-                    "dates": [c.date for c in chunks], "df": df, "n": len(chunks), "vocab": vocab}
+    def _load(self, folder) -> dict | None:
+        """The cached BM25 index, or None (with a one-line notice) when it is damaged."""
+        import bm25s
+
+        try:
+            meta = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
+            if not isinstance(meta, dict) or not all(k in meta for k in ("ids", "doc_ids", "dates", "df", "n", "vocab")):
+                raise ValueError("chunks.json lacks its fields")
+            bm25 = bm25s.BM25.load(str(folder))
+            if int(bm25.scores["num_docs"]) != len(meta["ids"]) or len(meta["ids"]) != meta["n"]:
+                raise ValueError("its parts disagree")
+        except Exception as exc:  # damaged bytes: UnicodeDecodeError, JSONDecodeError, ValueError, EOFError…
+            reason = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
+            print(f"note: the keyword index cache {folder} is damaged ({type(exc).__name__}: {reason}); rebuilding it",
+                  file=sys.stderr)
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
+        self.bm25 = bm25
+        return meta
+
+    def _build(self, index: Index, folder) -> dict:
+        import bm25s
+
+        chunks = index.all_chunks()
+        tokens = tokenize([c.search_text for c in chunks])
+        self.bm25 = bm25s.BM25()
+        if chunks:
+            self.bm25.index(bm25s.tokenize([c.search_text for c in chunks], stopwords="en_plus",
+                                           stemmer=stemmer(), show_progress=False), show_progress=False)
+        df: dict[str, int] = {}
+        for toks in tokens:
+            for t in set(toks):
+                df[t] = df.get(t, 0) + 1
+        # Words the documents themselves use (not the field descriptions): a question word
+        # outside this set is one the documents never say.
+        from assistant.question import word_keys
+
+        words = {w.lower() for c in chunks for w in re.findall(r"[A-Za-z]+", c.text)}
+        vocab = sorted({k for w in words for k in word_keys(w)})
+        meta = {"ids": [c.id for c in chunks], "doc_ids": [c.doc_id for c in chunks],
+                "dates": [c.date for c in chunks], "df": df, "n": len(chunks), "vocab": vocab}
+        if chunks:
+            # Written to a temporary folder and renamed into place: a kill mid-write leaves
+            # no half cache behind.
+            tmp = None
             try:
-                folder.mkdir(parents=True, exist_ok=True)
-                if chunks:
-                    self.bm25.save(str(folder))
-                    meta_file.write_text(json.dumps(meta))
+                folder.parent.mkdir(parents=True, exist_ok=True)
+                tmp = Path(tempfile.mkdtemp(prefix=".bm25-", dir=folder.parent))
+                self.bm25.save(str(tmp))
+                (tmp / "chunks.json").write_text(json.dumps(meta), encoding="utf-8")
+                os.replace(tmp, folder)
+                tmp = None
             except OSError:
                 pass  # a read-only index still answers; it rebuilds BM25 each start
+            finally:
+                if tmp is not None:
+                    shutil.rmtree(tmp, ignore_errors=True)
+        return meta
+
         self.ids: list[str] = meta["ids"]
         self.doc_ids: list[str] = meta["doc_ids"]
         self.dates: list[str | None] = meta["dates"]

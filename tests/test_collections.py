@@ -223,12 +223,17 @@ def test_collections_on_an_empty_index_creates_nothing(tmp_path):
     assert not (tmp_path / "fresh").exists()
 
 
-def test_same_document_id_from_two_sources_is_refused_and_nothing_is_lost(library, ingested, documents):
-    """The corpus file frus1941v06_d1.txt and the TEI volume's d1 share an id."""
-    before = json.loads(cli("collections", "--index", str(library["index"]), "--json").stdout)
+def test_same_document_id_from_two_sources_keeps_both_and_loses_nothing(library, ingested, documents):
+    """The corpus file frus1941v06_d1.txt and the TEI volume's d1 share a readable id: the
+    one already in the collection keeps it, the new source gets it plus a hash (issue 10)."""
+    before = {r["doc_id"]: r for r in json.loads(cli("collections", "--index", str(library["index"]),
+                                                      "--collection", "frus", "--json").stdout)}
     result = cli("ingest", str(library["folder"]), str(TEI / "frus1941v06.xml"), "--collection", "frus",
                  "--index", str(library["index"]), "--quiet")
-    assert isinstance(result.exception, UserError)
-    assert "two documents share the id 'frus1941v06_d1'" in str(result.exception)
-    after = json.loads(cli("collections", "--index", str(library["index"]), "--json").stdout)
-    assert after == before
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    after = {r["doc_id"]: r for r in json.loads(cli("collections", "--index", str(library["index"]),
+                                                     "--collection", "frus", "--json").stdout)}
+    assert {k: after[k] for k in before} == before  # every earlier document as it was
+    tei_d1 = [k for k in after if k.startswith("frus1941v06_d1-")]
+    assert len(tei_d1) == 1 and after[tei_d1[0]]["source"].endswith("frus1941v06.xml#d1")
+    assert after["frus1941v06_d1"]["source"].endswith("frus1941v06_d1.txt")
