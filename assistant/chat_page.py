@@ -173,7 +173,7 @@ def _document_article(doc: Any, spans: Sequence[tuple[int, int, int, str]]) -> s
     title = getattr(doc, "title", "") or doc.doc_id
     # the title usually opens the document text itself: print it once
     heading = "" if title in doc.text[:400] else f"<h3>{html.escape(title)}</h3>"
-    meta = [title] if heading == "" else []
+    meta = []
     if getattr(doc, "date", None):
         meta.append(doc.date)
     tip = html.escape(display_source(doc.source))
