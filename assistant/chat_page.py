@@ -917,6 +917,7 @@ def build_app(
                 question = check_question(question)
             except UserError as exc:
                 gr.Warning(str(exc))
+                yield {question_box: gr.skip()}  # keep the text, so it can be corrected
                 return
             history = list(answers or [])
             shown = chat_messages(history)
