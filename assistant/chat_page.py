@@ -270,7 +270,7 @@ def retrieval_details(answer: Answer | None) -> str:
         "<table><thead><tr><th>#</th><th>score</th><th>dense rank</th><th>BM25 rank</th><th>kind</th>"
         f"<th>chars</th><th>passage</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
-    return f'<div class="retrieval-details">{summary}{table}</div>'
+    return f'<div class="retrieval-details" tabindex="0" role="region" aria-label="Retrieved passages">{summary}{table}</div>'
 
 
 _MD_INLINE = re.compile(r"([\\`*_\[\]()!~|])")  # what can start a link, image, emphasis or code
@@ -719,10 +719,21 @@ _PAGE_JS = """
     if (!button) return;
     const label = (button.getAttribute('aria-label') || button.getAttribute('title') || '').toLowerCase();
     if (!label.startsWith('copy')) return;
-    let row = button, bubble = null;
-    while (row && row.id !== 'chat' && !bubble) {
+    // Gradio puts a message's buttons in a panel of their own: left for answers, right
+    // for questions; the n-th panel on a side belongs to the n-th message of that role.
+    const MESSAGE = '[data-testid="bot"], [data-testid="user"]';
+    let bubble = null;
+    const panel = button.closest('.message-buttons');
+    if (panel) {
+      const kind = panel.classList.contains('message-buttons-left') ? 'bot' : 'user';
+      const side = kind === 'bot' ? '.message-buttons-left' : '.message-buttons-right';
+      const panels = [...document.querySelectorAll('#chat ' + side)];
+      bubble = document.querySelectorAll('#chat [data-testid="' + kind + '"]')[panels.indexOf(panel)] || null;
+    }
+    let row = button;
+    while (!bubble && row && row.id !== 'chat') {
       row = row.parentElement;
-      bubble = row && row.querySelector('[data-testid="bot"], [data-testid="user"]');
+      bubble = row && row.querySelector(MESSAGE);
     }
     if (!bubble) return;
     event.preventDefault();

@@ -113,8 +113,10 @@ class Watched:
         self.wait_for_answer(answer_index)
 
     def wait_for_answer(self, answer_index: int):
-        # the source panel is redrawn once the final answer (with citations) is in
+        # the source panel is redrawn once the final answer (with citations) is in, and
+        # the Ask button is enabled again once the page is ready for the next question
         self.page.locator(f'#sources .source-panel[data-answer="{answer_index}"]').wait_for()
+        self.page.locator("button#ask:not([disabled])").wait_for()
 
     def bot_messages(self) -> list[str]:
         return self.page.locator('#chat [data-testid="bot"]').all_inner_texts()
@@ -393,15 +395,14 @@ def test_a_question_sent_while_answering_is_asked_next_and_the_panel_clears_at_o
         states = page.evaluate("window.panelStates")
         assert states[0][0] == "none" and ["pending", 0] in states and states[-1][0] == "0"
 
-        # the next question is sent while the second answer is being written
+        # the next question is sent; a third is typed while the second answer is being written
         record_panel_states(page)
-        second, third = "Who signed this telegram?", "In what year was this sent?"
+        second, third = "What did the Department expect in return for Gorin's release?", "Who signed this telegram?"
         box = page.locator("#question textarea")
         box.fill(second)
         box.press("Enter")
-        page.locator("#sources .source-panel[data-answer='pending']").wait_for()
-        page.locator("#ask[disabled], #ask button[disabled]").first.wait_for()
-        box.fill(third)  # typed while the answer streams: not lost
+        page.locator("#ask[disabled]", has_text="Answering").wait_for()
+        box.fill(third)  # typed while the answer streams: kept, and asked next
         box.press("Enter")
         page.locator("#queued-note", has_text="will be asked").wait_for()
         w.wait_for_answer(1)
@@ -461,23 +462,21 @@ def test_copy_gives_plain_text_with_numbered_quotes(browser, page_url, browser_a
         page.get_by_role("button", name=question).click()
         w.wait_for_answer(0)
 
-        def copy(kind: str) -> str:
-            page.evaluate("() => navigator.clipboard.writeText('')")
-            message = page.locator(f'#chat [data-testid="{kind}"]').first
-            message.hover()
-            message.locator("xpath=ancestor::*[.//button[starts-with(@aria-label, 'Copy')]][1]") \
-                .locator("button[aria-label^='Copy']").first.click()
-            page.wait_for_function("async () => (await navigator.clipboard.readText()).length > 0")
-            return page.evaluate("() => navigator.clipboard.readText()")
-
-        answer_text = copy("bot")
+        copied = []
+        buttons = page.locator("#chat button[aria-label^='Copy']")
+        assert buttons.count() == 2  # the question's and the answer's
+        for i in range(2):
+            page.evaluate("() => navigator.clipboard.writeText('-')")
+            buttons.nth(i).click()
+            page.wait_for_function("async () => (await navigator.clipboard.readText()) !== '-'")
+            copied.append(page.evaluate("() => navigator.clipboard.readText()"))
+        assert question in copied  # the question as typed: no "&#x27;"
+        (answer_text,) = [t for t in copied if t != question]
         assert "<" not in answer_text and "&#" not in answer_text
         head, _, tail = answer_text.partition("\n\n")
         assert squash(head) == squash(expected.answer)
         for c in expected.citations:
-            assert f"[{c.n}] “{squash(c.quote)}”" in squash(tail)
-        question_copy = copy("user")
-        assert question_copy == question
+            assert f"[{c.n}] “{squash(c.quote)}” — {c.title}" in squash(tail)
     finally:
         w.close()
 
