@@ -28,7 +28,14 @@ run: setup
 /usr/bin/chromium:
 	apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 
-test: setup /usr/bin/chromium
+# axe-core (accessibility checks in the browser tests) comes from the npm registry, pinned
+# in package.json / package-lock.json; the tests inject it from node_modules, never a CDN.
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq npm >/dev/null)
+	npm ci --no-audit --no-fund || npm install --no-audit --no-fund
+	touch $@
+
+test: setup /usr/bin/chromium node_modules/axe-core/axe.min.js
 	$(BIN)/python -m pytest
 
 # The answer scorer (assistant/data/answer_model.json), refitted from the eval bank's train/dev splits.

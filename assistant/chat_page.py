@@ -62,8 +62,23 @@ def escape_markdown(text: str) -> str:
     return html.escape(_MD_SPECIAL.sub(r"\\\1", text), quote=True)
 
 
+def _label(c: Citation) -> str:
+    """How a citation names its document for a reader: its title and date."""
+    title = c.title or c.doc_id
+    return f"{title}, {c.date}" if c.date else title
+
+
+def _span_tip(c: Citation) -> str:
+    """The exact place of a citation (kept in a tooltip, not in the reader's way)."""
+    return f"{display_source(c.source)} · chars {c.start}–{c.end}"
+
+
 def chat_message(answer: Answer, index: int = -1) -> str:
-    """The assistant's chat bubble for ``answer``: escaped text, clickable [n] markers."""
+    """The assistant's chat bubble for ``answer``: escaped text, clickable [n] markers.
+
+    Each cited quotation rides along, hidden, in ``span.cite-quotes``: the page shows it
+    under the answer when [n] is tapped on a phone, or in a popover on hover and focus.
+    """
     body = escape_markdown(answer.answer)
     if answer.citations:
         known = {c.n for c in answer.citations}
@@ -80,18 +95,31 @@ def chat_message(answer: Answer, index: int = -1) -> str:
     if answer.abstained:
         parts.append('<span class="abstained-label">Not in the source</span>')
     parts.append(body)
-    if answer.resolved_question and answer.resolved_question.strip() != answer.question.strip():
-        parts.append(f'<br><span class="understood-as">(understood as: {escape_markdown(answer.resolved_question)})</span>')
     if answer.notice:
         parts.append(f'<br><span class="notice">{escape_markdown(answer.notice)}</span>')
+    if answer.citations:
+        quotes = "".join(
+            f'<span class="cite-quote cq-{c.n}"><b>&#91;{c.n}&#93;</b> “{escape_markdown(c.quote)}” '
+            f'<span class="cite-src">— {escape_markdown(_label(c))}</span></span>'
+            for c in answer.citations
+        )
+        parts.append(f'<span class="cite-quotes">{quotes}</span>')
     return " ".join(parts[:2]) + "".join(parts[2:])
+
+
+def user_message(answer: Answer) -> str:
+    """The question's chat bubble; a rewritten follow-up shows how it was understood."""
+    text = escape_markdown(answer.question)
+    if answer.resolved_question and answer.resolved_question.strip() != answer.question.strip():
+        text += f'<br><span class="understood-as">understood as: {escape_markdown(answer.resolved_question)}</span>'
+    return text
 
 
 def chat_messages(answers: Sequence[Answer]) -> list[dict]:
     """The chatbot's messages for a conversation: question, answer, question, answer…"""
     messages: list[dict] = []
     for index, answer in enumerate(answers):
-        messages.append({"role": "user", "content": escape_markdown(answer.question)})
+        messages.append({"role": "user", "content": user_message(answer)})
         messages.append({"role": "assistant", "content": chat_message(answer, index)})
     return messages
 
@@ -122,55 +150,69 @@ def highlight(text: str, spans: Sequence[tuple[int, int, int, str]]) -> str:
         cls = "cite" if "cite" in kinds else "related"
         numbers = " ".join(str(n) for n, _ in covering)
         classes = " ".join([cls, *(f"{k}-{n}" for n, k in covering)])
-        out.append(f'{anchors}<mark class="{classes}" data-cites="{numbers}">{piece}</mark>')
+        out.append(f'{anchors}<mark class="{classes}" data-cites="{numbers}" tabindex="-1">{piece}</mark>')
     return "".join(out)
-
-
-def _place(c: Citation) -> str:
-    return f"{display_source(c.source)} · chars {c.start}–{c.end}"
 
 
 def _citation_items(citations: Sequence[Citation], kind: str) -> str:
     items = []
     for c in citations:
-        title = html.escape(c.title or c.doc_id)
-        date = f" ({html.escape(c.date)})" if c.date else ""
+        tip = html.escape(_span_tip(c))
         items.append(
-            f'<li><a class="cite-link" href="#src-{kind}-{c.n}" data-target="src-{kind}-{c.n}">'
-            f"[{c.n}] {title}{date}</a>"
-            f"<blockquote>“{html.escape(c.quote)}”</blockquote>"
-            f'<div class="place">{html.escape(_place(c))}</div></li>'
+            f'<li><a class="cite-link" href="#src-{kind}-{c.n}" data-target="src-{kind}-{c.n}" title="{tip}">'
+            f"[{c.n}] {html.escape(_label(c))}</a>"
+            f"<blockquote>“{html.escape(c.quote)}”</blockquote></li>"
         )
     css = "citations related" if kind == "related" else "citations"
-    return f'<ol class="{css}">{"".join(items)}</ol>'
+    label = "Closest passages" if kind == "related" else "Citations"
+    # tabindex: the list scrolls when long, so the keyboard must be able to reach it
+    return f'<ol class="{css}" aria-label="{label}" tabindex="0">{"".join(items)}</ol>'
 
 
 def _document_article(doc: Any, spans: Sequence[tuple[int, int, int, str]]) -> str:
-    title = html.escape(getattr(doc, "title", "") or doc.doc_id)
-    meta = [display_source(doc.source)]
+    title = getattr(doc, "title", "") or doc.doc_id
+    # the title usually opens the document text itself: print it once
+    heading = "" if title in doc.text[:400] else f"<h3>{html.escape(title)}</h3>"
+    meta = []
     if getattr(doc, "date", None):
         meta.append(doc.date)
+    tip = html.escape(display_source(doc.source))
+    meta_html = f'<div class="meta" title="{tip}">{html.escape(" · ".join(meta))}</div>' if meta else ""
     return (
-        f'<article class="document" data-doc="{html.escape(doc.doc_id)}"><h3>{title}</h3>'
-        f'<div class="meta">{html.escape(" · ".join(meta))}</div>'
+        f'<article class="document" data-doc="{html.escape(doc.doc_id)}" aria-label="{html.escape(title)}">'
+        f"{heading}{meta_html}"
         f'<div class="document-text">{highlight(doc.text, spans)}</div></article>'
     )
 
 
-def source_panel(answer: Answer | None, documents: Mapping[str, Any], answer_index: int = -1) -> str:
-    """The source panel: status, citation list, and each cited document highlighted."""
+def _documents(body: str) -> str:
+    # focusable, so the keyboard can scroll it (WCAG scrollable-region-focusable)
+    return f'<div class="documents" tabindex="0" role="region" aria-label="Source document">{body}</div>'
+
+
+def _single_document(documents: Mapping[str, Any]) -> str:
+    only = next(iter(documents), None) if len(documents) == 1 else None
+    doc = documents.get(only) if only is not None else None
+    return _document_article(doc, []) if doc is not None else ""
+
+
+def source_panel(
+    answer: Answer | None, documents: Mapping[str, Any], answer_index: int = -1, announce: str | None = None,
+) -> str:
+    """The source panel: status, citation list, and each cited document highlighted.
+
+    ``announce``: the text a screen reader is told once the answer is complete (the page
+    copies it into its live region).
+    """
     if answer is None:
         intro = '<div class="status idle">Ask a question: the source appears here with the cited sentences highlighted.</div>'
-        only = next(iter(documents), None) if len(documents) == 1 else None
-        doc = documents.get(only) if only is not None else None
-        body = _document_article(doc, []) if doc is not None else ""
-        return f'<div class="source-panel" data-answer="none">{intro}<div class="documents">{body}</div></div>'
+        return f'<div class="source-panel" data-answer="none">{intro}{_documents(_single_document(documents))}</div>'
 
     if answer.abstained:
         cites, kind = answer.related, "related"
         status = (
             '<div class="status abstained">Not answered by the source. '
-            + ("The closest passages are highlighted below." if cites else "No related passage was found.")
+            + ("The closest passages are underlined below." if cites else "No related passage was found.")
             + "</div>"
         )
     else:
@@ -189,11 +231,19 @@ def source_panel(answer: Answer | None, documents: Mapping[str, Any], answer_ind
             continue
         spans = [(c.start, c.end, c.n, kind) for c in cites if c.doc_id == doc_id and doc.text[c.start:c.end] == c.quote]
         articles.append(_document_article(doc, spans))
+    back = '<a class="back-to-answer" href="#chat">Back to the answer (Esc)</a>'
+    said = f'<p class="announce" hidden>{html.escape(announce)}</p>' if announce else ""
     return (
-        f'<div class="source-panel" data-answer="{answer_index}">{status}'
-        f"{_citation_items(cites, kind) if cites else ''}"
-        f'<div class="documents">{"".join(articles)}</div></div>'
+        f'<div class="source-panel" data-answer="{answer_index}">{status}{said}'
+        f"{_citation_items(cites, kind) if cites else ''}{back}"
+        f'{_documents("".join(articles))}</div>'
     )
+
+
+def answering_panel(question: str, documents: Mapping[str, Any]) -> str:
+    """The source panel while an answer is being written: no stale citations."""
+    status = f'<div class="status answering">Answering “{html.escape(question[:120])}”…</div>'
+    return f'<div class="source-panel" data-answer="pending">{status}{_documents(_single_document(documents))}</div>'
 
 
 def retrieval_details(answer: Answer | None) -> str:
@@ -214,32 +264,49 @@ def retrieval_details(answer: Answer | None) -> str:
         rows.append(
             f'<tr><td class="num">{rank}</td><td class="num">{p.score:.4f}</td><td class="num">{dense}</td>'
             f'<td class="num">{bm25}</td><td>{html.escape(p.kind)}</td>'
-            f'<td class="num">{p.start}–{p.end}</td><td>{html.escape(text)}</td></tr>'
+            f'<td class="num">{p.start}–{p.end}</td><td class="passage">{html.escape(text)}</td></tr>'
         )
     table = (
         "<table><thead><tr><th>#</th><th>score</th><th>dense rank</th><th>BM25 rank</th><th>kind</th>"
         f"<th>chars</th><th>passage</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
-    return f'<div class="retrieval-details">{summary}{table}</div>'
+    return f'<div class="retrieval-details" tabindex="0" role="region" aria-label="Retrieved passages">{summary}{table}</div>'
+
+
+_MD_INLINE = re.compile(r"([\\`*_\[\]()!~|])")  # what can start a link, image, emphasis or code
+
+
+def export_text(text: str, *, keep_markers: bool = False) -> str:
+    """``text`` for the exported Markdown: shown as itself, never as markup.
+
+    ``html.escape`` disarms tags (``<img onerror>``, ``<javascript:…>`` autolinks); the
+    backslashes disarm Markdown links and images (``[x](javascript:…)``); line breaks
+    become spaces so a question cannot open a block of its own.
+    """
+    flat = " ".join(text.split())
+    out = html.escape(_MD_INLINE.sub(r"\\\1", flat), quote=False)
+    return _ESCAPED_MARKER.sub(r"[\1]", out) if keep_markers else out
 
 
 def conversation_markdown(answers: Sequence[Answer]) -> str:
-    """The conversation as Markdown, each answer followed by its numbered citations."""
+    """The conversation as Markdown, each answer followed by its numbered citations.
+
+    Everything a person or a document wrote goes through :func:`export_text`.
+    """
     lines = ["# Conversation with the telegram assistant", ""]
     lines.append(f"Exported {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.")
     for i, a in enumerate(answers, 1):
-        lines += ["", f"## {i}. {a.question}", ""]
+        lines += ["", f"## {i}. {export_text(a.question)}", ""]
         if a.resolved_question and a.resolved_question.strip() != a.question.strip():
-            lines += [f"_Understood as: {a.resolved_question}_", ""]
-        lines += [a.answer, ""]
+            lines += [f"_Understood as: {export_text(a.resolved_question)}_", ""]
+        lines += [export_text(a.answer, keep_markers=True), ""]
         cites = a.citations if not a.abstained else a.related
         if cites:
             lines.append("Closest passages:" if a.abstained else "Citations:")
             lines.append("")
             for c in cites:
-                where = f"{display_source(c.source)}, chars {c.start}–{c.end}"
-                title = c.title or c.doc_id
-                lines.append(f"[{c.n}] {title}: “{c.quote}” ({where})")
+                where = export_text(f"{display_source(c.source)}, chars {c.start}–{c.end}")
+                lines.append(f"\\[{c.n}\\] {export_text(_label(c))}: “{export_text(c.quote)}” ({where})")
     return "\n".join(lines) + "\n"
 
 
@@ -257,28 +324,108 @@ def write_export(answers: Sequence[Answer]) -> str:
 
 
 class FeedbackLog:
-    """Thumbs up/down appended to a local JSONL file, one object per vote."""
+    """Thumbs up/down appended to a local JSONL file, one object per vote.
+
+    Bounded: a record is at most ``MAX_RECORD_CHARS`` long (long texts are cut), and a
+    browser session may append at most ``MAX_PER_SESSION`` records, however its votes
+    reach the server (the page or the queue API called directly).
+    """
+
+    MAX_PER_SESSION = 100
+    MAX_TEXT_CHARS = 4000
+    MAX_CITATIONS = 20
+    MAX_RECORD_CHARS = 16_000
+    VOTES = ("up", "down", "undo")
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._per_session: dict[str, int] = {}
 
-    def append(self, answer: Answer, vote: str) -> dict:
-        record = {
+    def record(self, answer: Answer, vote: str) -> dict:
+        if vote not in self.VOTES:
+            raise ValueError(f"unknown vote {vote!r}")
+        cut = self.MAX_TEXT_CHARS
+        return {
             "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "vote": vote,
-            "question": answer.question,
-            "resolved_question": answer.resolved_question,
-            "answer": answer.answer,
+            "question": answer.question[:cut],
+            "resolved_question": (answer.resolved_question or "")[:cut],
+            "answer": answer.answer[:cut],
             "abstained": answer.abstained,
-            "citations": [{"doc_id": c.doc_id, "start": c.start, "end": c.end} for c in answer.citations],
+            "citations": [{"doc_id": str(c.doc_id)[:200], "start": c.start, "end": c.end}
+                          for c in answer.citations[: self.MAX_CITATIONS]],
         }
-        line = json.dumps(record, ensure_ascii=False) + "\n"
+
+    def append(self, answer: Answer, vote: str, session: str | None = None) -> dict | None:
+        """Append one vote; None (nothing written) once ``session`` has used its share."""
+        record = self.record(answer, vote)
+        line = json.dumps(record, ensure_ascii=False)
+        if len(line) > self.MAX_RECORD_CHARS:  # cannot happen with the cuts above; refuse anyway
+            return None
         with self._lock:
+            if session is not None:
+                used = self._per_session.get(session, 0)
+                if used >= self.MAX_PER_SESSION:
+                    return None
+                self._per_session[session] = used + 1
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as f:
-                f.write(line)
+                f.write(line + "\n")
         return record
+
+
+# --- the conversation kept in the browser ------------------------------------------------
+
+MAX_STORED_ANSWERS = 50
+
+
+def answer_to_json(answer: Answer) -> dict:
+    """An answer as plain data for the browser's local storage (source paths as recorded)."""
+    from dataclasses import asdict
+
+    d = asdict(answer)
+    d["timings_ms"] = {}
+    return d
+
+
+def answer_from_json(data: Mapping[str, Any]) -> Answer:
+    """The inverse of :func:`answer_to_json`; raises on anything malformed."""
+    def cites(items) -> tuple[Citation, ...]:
+        return tuple(Citation(**{k: v for k, v in dict(c).items() if k in Citation.__dataclass_fields__})
+                     for c in items or ())
+
+    from assistant.answer import Passage
+
+    passages = []
+    for p in data.get("passages") or ():
+        p = {k: v for k, v in dict(p).items() if k in Passage.__dataclass_fields__}
+        p["sentences"] = tuple(tuple(x) for x in p.get("sentences") or ())
+        passages.append(Passage(**p))
+    answer = Answer(
+        question=str(data["question"]),
+        answer=str(data["answer"]),
+        abstained=bool(data["abstained"]),
+        citations=cites(data.get("citations")),
+        related=cites(data.get("related")),
+        lead=data.get("lead"),
+        resolved_question=str(data.get("resolved_question") or ""),
+        mode=str(data.get("mode") or "extractive"),
+        passages=tuple(passages),
+        notice=data.get("notice"),
+    )
+    check_question(answer.question)
+    return answer
+
+
+def restore_answers(stored: Any) -> list[Answer]:
+    """The conversation saved in the browser, or [] when there is none or it is unreadable."""
+    if not isinstance(stored, list):
+        return []
+    try:
+        return [answer_from_json(d) for d in stored[-MAX_STORED_ANSWERS:]]
+    except (KeyError, TypeError, ValueError, UserError):
+        return []
 
 
 # --- the assistant behind the page -----------------------------------------------------
@@ -403,61 +550,265 @@ function reveal(el) {
   const offset = el.getBoundingClientRect().top - box.getBoundingClientRect().top;
   box.scrollTop += offset - box.clientHeight / 4;
 }
-function focusTarget(target) {
+function focusTarget(target, moveFocus) {
   const anchor = element.querySelector('#' + CSS.escape(target));
   if (!anchor) return false;
   element.querySelectorAll('mark.focused').forEach(m => m.classList.remove('focused'));
   const cls = target.replace(/^src-/, '');
-  element.querySelectorAll('mark.' + CSS.escape(cls)).forEach(m => m.classList.add('focused'));
-  reveal(element.querySelector('mark.' + CSS.escape(cls)) || anchor);
+  const marks = element.querySelectorAll('mark.' + CSS.escape(cls));
+  marks.forEach(m => m.classList.add('focused'));
+  const first = marks[0] || anchor;
+  reveal(first);
+  if (moveFocus && first.focus) first.focus({preventScroll: true});
   return true;
 }
 element.addEventListener('click', (event) => {
+  if (event.target.closest('.back-to-answer')) {
+    event.preventDefault();
+    if (window.assistantBackToAnswer) window.assistantBackToAnswer();
+    return;
+  }
   const link = event.target.closest('[data-target]');
   if (!link) return;
   event.preventDefault();
-  focusTarget(link.dataset.target);
+  focusTarget(link.dataset.target, true);
 });
-window.assistantFocusCitation = (n, answer) => {
+element.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape' && window.assistantBackToAnswer) {
+    event.preventDefault();
+    window.assistantBackToAnswer();
+  }
+});
+window.assistantFocusCitation = (n, answer, moveFocus) => {
   // The chat's select event re-renders this panel when an earlier answer was clicked:
   // remember the citation and focus it once that answer's sources are shown.
-  window.assistantPendingCitation = {n: String(n), answer: String(answer)};
+  window.assistantPendingCitation = {n: String(n), answer: String(answer), moveFocus: !!moveFocus};
   setTimeout(() => { window.assistantPendingCitation = null; }, 3000);
   const panel = element.querySelector('.source-panel');
-  if (panel && panel.dataset.answer === String(answer)) focusTarget('src-cite-' + n);
+  if (panel && panel.dataset.answer === String(answer)) focusTarget('src-cite-' + n, moveFocus);
 };
+// One polite announcement per answer, when it is complete (never per streamed word).
+let announcer = document.getElementById('answer-announcer');
+if (!announcer) {
+  announcer = document.createElement('div');
+  announcer.id = 'answer-announcer';
+  announcer.className = 'sr-only';
+  announcer.setAttribute('role', 'status');
+  announcer.setAttribute('aria-live', 'polite');
+  announcer.setAttribute('aria-atomic', 'true');
+  document.body.appendChild(announcer);
+}
+let previous = 'none';
 watch('value', () => {
   element.querySelectorAll('ol.citations').forEach(o => { o.scrollTop = 0; });
-  const pending = window.assistantPendingCitation;
   const panel = element.querySelector('.source-panel');
-  if (pending && panel && panel.dataset.answer === pending.answer && focusTarget('src-cite-' + pending.n)) return;
+  const state = panel ? panel.dataset.answer : 'none';
+  if (previous === 'pending' && /^[0-9]+$/.test(state)) {
+    const said = panel.querySelector('.announce');
+    announcer.textContent = said ? said.textContent : '';
+  }
+  previous = state;
+  const pending = window.assistantPendingCitation;
+  if (pending && panel && panel.dataset.answer === pending.answer && focusTarget('src-cite-' + pending.n, pending.moveFocus)) {
+    window.assistantPendingCitation = null;
+    return;
+  }
   const first = element.querySelector('mark');
   if (first) reveal(first);
 });
 """
 
-# A click on an inline [n] marker in the chat shows citation n in the source panel.
+# The large-text (projector) switch: remembered per browser in localStorage.
+_LARGE_TEXT_JS = """
+const KEY = 'assistant-large-text';
+const button = element.querySelector('#large-text-toggle');
+function apply(on) {
+  document.documentElement.classList.toggle('large-text', on);
+  if (button) button.setAttribute('aria-pressed', on ? 'true' : 'false');
+}
+let stored = null;
+try { stored = localStorage.getItem(KEY); } catch (e) {}
+apply(stored === '1');
+if (button) button.addEventListener('click', () => {
+  const on = !document.documentElement.classList.contains('large-text');
+  try { localStorage.setItem(KEY, on ? '1' : '0'); } catch (e) {}
+  apply(on);
+});
+"""
+
+# Page-wide behaviour of the chat: [n] markers (popover on hover/focus, inline quote on a
+# phone, focus into the source panel on a desktop), plain-text copy, and a question typed
+# while an answer is being written (asked as soon as that answer is done).
 _PAGE_JS = """
 () => {
+  const narrow = () => window.matchMedia('(max-width: 820px)').matches;
+  const refOf = (el) => el && el.closest ? el.closest('#chat a.cite-ref') : null;
+  const parse = (ref) => (ref.getAttribute('href') || '').match(/answer-(-?\\d+)-cite-(\\d+)/);
+  const bubbleOf = (el) => el.closest('[data-testid="bot"], [data-testid="user"]') || el.closest('.message');
+  const quoteOf = (ref) => {
+    const m = parse(ref), bubble = bubbleOf(ref);
+    return m && bubble ? bubble.querySelector('.cite-quote.cq-' + m[2]) : null;
+  };
+  let lastRef = null, lastHref = null;
+
+  const tip = document.createElement('div');
+  tip.id = 'cite-tip';
+  tip.setAttribute('role', 'tooltip');
+  tip.hidden = true;
+  document.body.appendChild(tip);
+  const hideTip = () => { tip.hidden = true; };
+  const showTip = (ref) => {
+    if (narrow()) return;
+    const quote = quoteOf(ref);
+    if (!quote) return;
+    tip.textContent = quote.textContent;
+    tip.hidden = false;
+    ref.setAttribute('aria-describedby', 'cite-tip');
+    const r = ref.getBoundingClientRect(), t = tip.getBoundingClientRect();
+    const left = Math.max(8, Math.min(r.left, window.innerWidth - t.width - 8));
+    let top = r.bottom + 6;
+    if (top + t.height > window.innerHeight - 8) top = Math.max(8, r.top - t.height - 6);
+    tip.style.left = left + 'px';
+    tip.style.top = top + 'px';
+  };
+  document.addEventListener('mouseover', (e) => { const ref = refOf(e.target); if (ref) showTip(ref); });
+  document.addEventListener('mouseout', (e) => { if (refOf(e.target)) hideTip(); });
+  document.addEventListener('focusin', (e) => { const ref = refOf(e.target); if (ref) showTip(ref); else hideTip(); });
+  document.addEventListener('focusout', (e) => { if (refOf(e.target)) hideTip(); });
+  document.addEventListener('keydown', (e) => { if (e.key === 'Escape') hideTip(); });
+
   document.addEventListener('click', (event) => {
-    const ref = event.target.closest && event.target.closest('#chat .cite-ref');
+    const ref = refOf(event.target);
     if (!ref) return;
     event.preventDefault();
-    const m = (ref.getAttribute('href') || '').match(/answer-(-?\\d+)-cite-(\\d+)/);
-    if (m && window.assistantFocusCitation) window.assistantFocusCitation(m[2], m[1]);
+    const m = parse(ref);
+    if (!m) return;
+    lastRef = ref;
+    lastHref = ref.getAttribute('href');
+    hideTip();
+    if (narrow()) {
+      const quote = quoteOf(ref);
+      if (!quote) return;
+      const open = !quote.classList.contains('open');
+      quote.classList.toggle('open', open);
+      ref.setAttribute('aria-expanded', open ? 'true' : 'false');
+      if (open) quote.scrollIntoView({block: 'nearest'});
+      return;
+    }
+    if (window.assistantFocusCitation) window.assistantFocusCitation(m[2], m[1], true);
   }, true);
+  window.assistantBackToAnswer = () => {
+    let ref = lastRef;
+    if ((!ref || !ref.isConnected) && lastHref) ref = document.querySelector('#chat a.cite-ref[href="' + lastHref + '"]');
+    if (ref) ref.focus();
+    else { const box = document.querySelector('#question textarea'); if (box) box.focus(); }
+  };
+
+  // Copy gives plain text: the answer with its [n], then the numbered quotations.
+  const plainText = (bubble) => {
+    const clone = bubble.cloneNode(true);
+    clone.querySelectorAll('.cite-quotes, .understood-as, button, svg').forEach(el => el.remove());
+    clone.querySelectorAll('br').forEach(br => br.replaceWith('\\n'));
+    let text = clone.textContent.replace(/[ \\t]+/g, ' ').replace(/ *\\n */g, '\\n').trim();
+    const quotes = [...bubble.querySelectorAll('.cite-quote')].map(q => q.textContent.replace(/\\s+/g, ' ').trim());
+    if (quotes.length) text += '\\n\\n' + quotes.join('\\n');
+    return text;
+  };
+  document.addEventListener('click', (event) => {
+    const button = event.target.closest && event.target.closest('#chat button');
+    if (!button) return;
+    const label = (button.getAttribute('aria-label') || button.getAttribute('title') || '').toLowerCase();
+    if (!label.startsWith('copy')) return;
+    // Gradio puts a message's buttons in a panel of their own: left for answers, right
+    // for questions; the n-th panel on a side belongs to the n-th message of that role.
+    const MESSAGE = '[data-testid="bot"], [data-testid="user"]';
+    let bubble = null;
+    const panel = button.closest('.message-buttons');
+    if (panel) {
+      const kind = panel.classList.contains('message-buttons-left') ? 'bot' : 'user';
+      const side = kind === 'bot' ? '.message-buttons-left' : '.message-buttons-right';
+      const panels = [...document.querySelectorAll('#chat ' + side)];
+      bubble = document.querySelectorAll('#chat [data-testid="' + kind + '"]')[panels.indexOf(panel)] || null;
+    }
+    let row = button;
+    while (!bubble && row && row.id !== 'chat') {
+      row = row.parentElement;
+      bubble = row && row.querySelector(MESSAGE);
+    }
+    if (!bubble) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const text = plainText(bubble);
+    window.assistantLastCopy = text;
+    if (navigator.clipboard) navigator.clipboard.writeText(text).catch(() => {});
+    button.classList.add('copied');
+    setTimeout(() => button.classList.remove('copied'), 2000);
+  }, true);
+
+  // A question sent while an answer is still being written waits for it, then is asked.
+  let queued = false;
+  const note = () => document.getElementById('queued-note');
+  const askButton = () => document.querySelector('button#ask, #ask button');
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== 'Enter' || e.shiftKey || e.isComposing) return;
+    const box = e.target.closest && e.target.closest('#question textarea');
+    const ask = askButton();
+    if (!box || !ask || !ask.disabled || !box.value.trim()) return;
+    queued = true;
+    const n = note();
+    if (n) n.textContent = 'Your question will be asked as soon as this answer is done.';
+  }, true);
+  const container = document.querySelector('.gradio-container') || document.body;
+  new MutationObserver(() => {
+    const ask = askButton();
+    if (!queued || !ask || ask.disabled) return;
+    queued = false;
+    const n = note();
+    if (n) n.textContent = '';
+    ask.click();
+  }).observe(container, {attributes: true, subtree: true, childList: true, attributeFilter: ['disabled']});
 }
 """
 
 
 def theme() -> gr.themes.Base:
-    """Gradio's default look with system fonts only (no font files fetched)."""
+    """Gradio's default look with system fonts only (no font files fetched).
+
+    The primary colour is dark enough for white text at 4.5:1 (WCAG AA).
+    """
     return gr.themes.Default(
         primary_hue="blue",
         font=["DejaVu Sans", "Liberation Sans", "Arial", "sans-serif"],
         font_mono=["DejaVu Sans Mono", "Liberation Mono", "monospace"],
         text_size=gr.themes.sizes.text_lg,
+    ).set(
+        button_primary_background_fill="#1d4ed8",
+        button_primary_background_fill_hover="#1e40af",
+        button_primary_text_color="#ffffff",
+        button_primary_background_fill_dark="#1d4ed8",
+        button_primary_background_fill_hover_dark="#1e40af",
     )
+
+
+def _storage_secret(folder: Path) -> str:
+    """A per-installation key for the conversation kept in the browser (survives restarts)."""
+    import secrets
+
+    path = folder / "chat-page.secret"
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+        if len(text) >= 32:
+            return text
+    except OSError:
+        pass
+    key = secrets.token_hex(32)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(key + "\n", encoding="utf-8")
+        path.chmod(0o600)
+    except OSError:
+        pass  # a read-only folder: the conversation is kept until the server restarts
+    return key
 
 
 def build_app(
@@ -480,6 +831,7 @@ def build_app(
         base = _index_dir(assistant) or Path.cwd()
         feedback_path = base / FEEDBACK_FILE
     feedback = FeedbackLog(Path(feedback_path))
+    secret = _storage_secret(Path(feedback_path).parent)
     answerer = _Answerer(assistant, stream_delay)
     if warm_up:
         def warm() -> None:
@@ -496,113 +848,60 @@ def build_app(
     if examples is None:
         examples = EXAMPLES if kind == "telegram" else ()  # the examples are about telegram no. 352
 
-    def respond(question: str, answers: list[Answer]):
-        try:
-            question = check_question(question)
-        except UserError as exc:
-            gr.Warning(str(exc))
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            return
-        history = list(answers or [])
-        shown = chat_messages(history)
-        pending = shown + [{"role": "user", "content": escape_markdown(question)}]
-        yield "", pending + [{"role": "assistant", "content": "…"}], gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        final = None
-        try:
-            for partial in answerer.stream(question, history):
-                final = partial
-                bubble = {"role": "assistant", "content": escape_markdown(partial.answer)}
-                yield gr.skip(), pending + [bubble], gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        except UserError as exc:  # e.g. the index changed under the page: say so, keep the chat
-            gr.Warning(str(exc))
-            yield question, shown, gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            return
-        answers = history + [final]
-        yield (
-            "",
-            chat_messages(answers),
-            answers,
-            source_panel(final, docs, len(answers) - 1),
-            retrieval_details(final),
-            gr.DownloadButton(value=write_export(answers), interactive=True),
-        )
-
-    def ask_api(question: str, answers: list[Answer]):
-        try:
-            question = check_question(question)
-            history = list(answers or [])
-            answer = answerer.ask(question, history)
-        except UserError as exc:
-            raise gr.Error(str(exc)) from None
-        return answer.to_dict(), history + [answer]
-
-    def new_conversation():
-        return (
-            [],
-            [],
-            source_panel(None, docs),
-            retrieval_details(None),
-            gr.DownloadButton(value=None, interactive=False),
-            "",
-        )
-
-    def show_answer(answers: list[Answer], event: gr.SelectData):
-        index = event.index if isinstance(event.index, int) else event.index[0]
-        i = index // 2
-        if not answers or not 0 <= i < len(answers):
-            return gr.skip(), gr.skip()
-        return source_panel(answers[i], docs, i), retrieval_details(answers[i])
-
-    def record_vote(answers: list[Answer], event: gr.LikeData):
-        index = event.index if isinstance(event.index, int) else event.index[0]
-        i = index // 2
-        if not answers or not 0 <= i < len(answers):
-            return
-        feedback.append(answers[i], "up" if event.liked else "down")
-        gr.Info("Thanks: your vote was recorded.")
-
     # delete_cache: exported conversations are copied into Gradio's cache; drop them after a day
     with gr.Blocks(title=title, analytics_enabled=False, delete_cache=(3600, 86400)) as app:
         answers_state = gr.State([])
-        gr.Markdown(
-            f"# {html.escape(title)}\n"
-            f"Answers quote {subject} word for word; every [n] points to the highlighted passage on the right.",
-            elem_id="page-title",
-        )
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=5, min_width=420):
+        stored = gr.BrowserState([], storage_key=f"assistant-conversation-{kind}", secret=secret)
+        with gr.Row(elem_id="header"):
+            gr.Markdown(
+                f"# {html.escape(title)}\n"
+                f"Answers quote {subject} word for word; select or hover a [n] to read its passage.",
+                elem_id="page-title",
+            )
+            gr.HTML(
+                '<button type="button" id="large-text-toggle" aria-pressed="false">Large text</button>',
+                elem_id="large-text", js_on_load=_LARGE_TEXT_JS, container=False,
+            )
+        with gr.Row(equal_height=False, elem_id="main-row"):
+            with gr.Column(scale=5, min_width=340, elem_id="chat-column"):
                 chatbot = gr.Chatbot(
                     elem_id="chat",
                     label="Conversation",
                     show_label=False,
-                    height=600,
+                    height="calc(100vh - 345px)",
+                    min_height=220,
                     sanitize_html=True,
                     feedback_options=("Like", "Dislike"),
                     buttons=["copy"],
                     placeholder=f"Ask a question about {subject}" + (", or pick an example below." if examples else "."),
                     group_consecutive_messages=False,
                 )
-                with gr.Row():
+                with gr.Row(elem_id="ask-row"):
                     question_box = gr.Textbox(
                         elem_id="question",
+                        label="Question",
                         show_label=False,
-                        placeholder=f"Ask about {subject}… (up to {MAX_QUESTION_CHARS:,} characters)",
+                        placeholder="Type a question…",
+                        info=None,
                         lines=1,
                         max_lines=4,
+                        max_length=None,
                         scale=5,
+                        min_width=160,
                         autofocus=True,
                     )
                     ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="ask")
-                gr.Markdown("**Examples**", visible=bool(examples))
+                gr.HTML('<div id="queued-note" role="status" aria-live="polite"></div>', container=False,
+                        elem_id="queued")
                 with gr.Row(elem_id="examples", visible=bool(examples)):
                     example_buttons = [gr.Button(q, size="sm") for q in examples]
-                with gr.Row():
+                with gr.Row(elem_id="conversation-buttons"):
                     new_button = gr.Button("New conversation", elem_id="new-conversation", size="sm")
                     export_button = gr.DownloadButton(
-                        "Export conversation (Markdown)", value=None, interactive=False,
+                        "Export (Markdown)", value=None, interactive=False,
                         elem_id="export", size="sm",
                     )
-            with gr.Column(scale=6, min_width=420):
+            with gr.Column(scale=6, min_width=340, elem_id="source-column"):
                 sources = gr.HTML(
                     source_panel(None, docs),
                     elem_id="sources",
@@ -619,24 +918,127 @@ def build_app(
         api_result = gr.JSON(visible=False)
         api_trigger = gr.Button(visible=False)
 
-        outputs = [question_box, chatbot, answers_state, sources, retrieval, export_button]
-        for trigger in (question_box.submit, ask_button.click):
-            trigger(respond, [question_box, answers_state], outputs, api_visibility="private")
+        busy = [ask_button, *example_buttons]
+
+        def idle_buttons():
+            return [gr.Button(value="Ask", interactive=True)] + [gr.Button(interactive=True) for _ in example_buttons]
+
+        def respond(question: str, answers: list[Answer]):
+            try:
+                question = check_question(question)
+            except UserError as exc:
+                gr.Warning(str(exc))
+                yield {question_box: gr.skip()}  # keep the text, so it can be corrected
+                return
+            history = list(answers or [])
+            shown = chat_messages(history)
+            pending = shown + [{"role": "user", "content": escape_markdown(question)}]
+            yield {
+                question_box: "",
+                chatbot: pending + [{"role": "assistant", "content": "…"}],
+                sources: answering_panel(question, docs),
+                retrieval: '<div class="retrieval-details"><p class="summary">Answering…</p></div>',
+                ask_button: gr.Button(value="Answering…", interactive=False),
+                **{b: gr.Button(interactive=False) for b in example_buttons},
+            }
+            final = None
+            try:
+                for partial in answerer.stream(question, history):
+                    final = partial
+                    bubble = {"role": "assistant", "content": escape_markdown(partial.answer)}
+                    yield {chatbot: pending + [bubble]}
+            except UserError as exc:  # e.g. the index changed under the page: say so, keep the chat
+                gr.Warning(str(exc))
+                last = history[-1] if history else None
+                yield {question_box: question, chatbot: shown,
+                       sources: source_panel(last, docs, len(history) - 1), retrieval: retrieval_details(last)}
+                return
+            answers = history + [final]
+            said = ("Not in the source. " if final.abstained else "Answer: ") + final.answer
+            panel = source_panel(final, docs, len(answers) - 1, announce=said)
+            yield {
+                chatbot: chat_messages(answers),
+                answers_state: answers,
+                sources: panel,
+                retrieval: retrieval_details(final),
+                export_button: gr.DownloadButton(value=write_export(answers), interactive=True),
+                stored: [answer_to_json(a) for a in answers[-MAX_STORED_ANSWERS:]],
+            }
+
+        def ask_api(question: str, answers: list[Answer]):
+            try:
+                question = check_question(question)
+                history = list(answers or [])
+                answer = answerer.ask(question, history)
+            except UserError as exc:
+                raise gr.Error(str(exc)) from None
+            return answer.to_dict(), history + [answer]
+
+        def new_conversation():
+            return (
+                [],
+                [],
+                source_panel(None, docs),
+                retrieval_details(None),
+                gr.DownloadButton(value=None, interactive=False),
+                "",
+            )
+
+        def forget_stored():
+            return []
+
+        def restore(saved: Any):
+            answers = restore_answers(saved)
+            if not answers:
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return (
+                answers,
+                chat_messages(answers),
+                source_panel(answers[-1], docs, len(answers) - 1),
+                retrieval_details(answers[-1]),
+                gr.DownloadButton(value=write_export(answers), interactive=True),
+            )
+
+        def show_answer(answers: list[Answer], event: gr.SelectData):
+            index = event.index if isinstance(event.index, int) else event.index[0]
+            i = index // 2
+            if not answers or not 0 <= i < len(answers):
+                return gr.skip(), gr.skip()
+            return source_panel(answers[i], docs, i), retrieval_details(answers[i])
+
+        def record_vote(answers: list[Answer], event: gr.LikeData, request: gr.Request):
+            index = event.index if isinstance(event.index, int) else event.index[0]
+            if not isinstance(index, int):
+                return
+            i = index // 2
+            if not answers or not 0 <= i < len(answers):
+                return
+            # the page sends True (thumbs up), False (thumbs down) or "" when a vote is taken back
+            vote = "up" if event.liked is True else "down" if event.liked is False else "undo"
+            session = getattr(request, "session_hash", None) or "no-session"
+            if feedback.append(answers[i], vote, session=session) is None:
+                gr.Warning("Vote limit reached for this session: nothing more is recorded.")
+                return
+            gr.Info("Your vote was taken back." if vote == "undo" else "Thanks: your vote was recorded.")
+
+        outputs = [question_box, chatbot, answers_state, sources, retrieval, export_button, stored, *busy]
+        gr.on(
+            [question_box.submit, ask_button.click], respond, [question_box, answers_state], outputs,
+            api_visibility="private", trigger_mode="once",
+        ).then(idle_buttons, None, busy, api_visibility="private")
         for button in example_buttons:
-            button.click(respond, [button, answers_state], outputs, api_visibility="private")
-        new_button.click(
-            new_conversation, None,
-            [answers_state, chatbot, sources, retrieval, export_button, question_box],
-            api_name="new_conversation",
-        )
-        chatbot.clear(
-            new_conversation, None,
-            [answers_state, chatbot, sources, retrieval, export_button, question_box],
-            api_visibility="private",
-        )
+            button.click(respond, [button, answers_state], outputs, api_visibility="private").then(
+                idle_buttons, None, busy, api_visibility="private")
+        conversation_outputs = [answers_state, chatbot, sources, retrieval, export_button, question_box]
+        new_button.click(new_conversation, None, conversation_outputs, api_name="new_conversation").then(
+            forget_stored, None, stored, api_visibility="private")
+        chatbot.clear(new_conversation, None, conversation_outputs, api_visibility="private").then(
+            forget_stored, None, stored, api_visibility="private")
         chatbot.select(show_answer, [answers_state], [sources, retrieval], api_visibility="private")
         chatbot.like(record_vote, [answers_state], None, api_visibility="private")
         api_trigger.click(ask_api, [api_question, answers_state], [api_result, answers_state], api_name="ask")
+        app.load(restore, [stored], [answers_state, chatbot, sources, retrieval, export_button],
+                 api_visibility="private", show_progress="hidden")
 
     app.queue(default_concurrency_limit=8, max_size=256)
     return app
@@ -713,14 +1115,16 @@ def _launch(app: gr.Blocks, host: str, port: int, auth, block: bool, quiet: bool
 
 
 def _gradio_launch(app: gr.Blocks, host: str, port: int, auth, block: bool, quiet: bool):
-    return app.launch(
+    # Gradio's own start-up lines end with a hint to "set share=True" (never wanted here):
+    # it runs quiet, and the page prints its address itself.
+    result = app.launch(
         server_name=host,
         server_port=port,
         share=False,
         auth=auth,
         inbrowser=False,
-        prevent_thread_lock=not block,
-        quiet=quiet,
+        prevent_thread_lock=True,
+        quiet=True,
         show_error=True,
         ssr_mode=False,
         mcp_server=False,
@@ -731,6 +1135,11 @@ def _gradio_launch(app: gr.Blocks, host: str, port: int, auth, block: bool, quie
         js=_PAGE_JS,
         footer_links=["api"],
     )
+    if not quiet:
+        print(f"* Running on local URL:  {app.protocol}://{app.server_name}:{app.server_port}", flush=True)
+    if block:
+        app.block_thread()
+    return result
 
 
 def serve(

@@ -24,12 +24,15 @@ from assistant.answer import Answer, Citation, Passage  # noqa: E402
 from assistant.chat_page import (  # noqa: E402
     EXAMPLES,
     FeedbackLog,
+    answer_from_json,
+    answer_to_json,
     SourceLibrary,
     chat_message,
     check_exposure,
     conversation_markdown,
     highlight,
     read_auth,
+    restore_answers,
     retrieval_details,
     source_panel,
 )
@@ -149,8 +152,28 @@ def test_source_panel_lists_each_citation_and_highlights_it(telegram):
     assert [m["text"] for m in page.marks] == [c.quote for c in cites]
     for c in cites:
         assert f'id="src-cite-{c.n}"' in html
-        assert f"chars {c.start}–{c.end}" in html
+        assert f'chars {c.start}–{c.end}"' in html  # the exact span: in the card's tooltip
     assert "status answered" in html and "status abstained" not in html
+    # cards name the document by its title, not its file; the title is printed once
+    card_text = "".join(parse(html.split('<div class="documents"')[0]).text)
+    assert telegram.title in card_text and ".txt" not in card_text and "chars" not in card_text
+    assert "".join(page.text).count(telegram.title) == len(cites) + 1  # each card, and the document text
+
+
+def test_answers_carry_their_quotes_and_follow_ups_show_how_they_were_understood(telegram):
+    from assistant.chat_page import chat_messages
+
+    c = _citation(telegram, 1, 2)
+    first = Answer(question="Who?", answer=f"“{c.quote}” [1]", abstained=False, citations=(c,),
+                   resolved_question="Who?")
+    follow = Answer(question="And why?", answer="The telegram does not say.", abstained=True,
+                    resolved_question="Why did Welles send it?")
+    user1, bot1, user2, bot2 = (m["content"] for m in chat_messages([first, follow]))
+    assert "understood as" not in user1
+    assert "understood as: Why did Welles send it?" in "".join(parse(user2).text)
+    assert "understood as" not in bot2
+    quotes = [m for m in parse(bot1).text if c.quote in m]
+    assert quotes and 'class="cite-quote cq-1"' in bot1
 
 
 def test_abstention_looks_different_and_shows_related_passages(telegram):
@@ -172,13 +195,32 @@ def test_a_quote_that_no_longer_matches_is_not_highlighted(telegram):
 
 
 def test_export_lists_answers_with_their_citations(telegram):
+    from assistant.chat_page import export_text
+
     c = _citation(telegram, 1, 2)
     a1 = Answer(question="First?", answer=f"“{c.quote}” [1]", abstained=False, citations=(c,))
     a2 = Answer(question="Second?", answer="The telegram does not say.", abstained=True, related=(c,))
     md = conversation_markdown([a1, a2])
     assert md.index("## 1. First?") < md.index("## 2. Second?")
-    assert md.count(f"“{c.quote}”") == 3  # the answer and both citation lists
+    assert md.count(f"“{export_text(c.quote)}”") == 3  # the answer and both citation lists
     assert f"chars {c.start}–{c.end}" in md and "Closest passages:" in md
+    assert f"“{export_text(c.quote)}” [1]" in md  # the answer keeps its plain [n]
+
+
+def test_export_disarms_markup_in_questions_and_answers():
+    from markdown_it import MarkdownIt
+
+    hostile = [XSS, "[click me](javascript:alert(1))", "<javascript:alert(1)>", "![x](javascript:alert(2))",
+               "line one\n<script>alert(3)</script>"]
+    answers = [Answer(question=q, answer=f"Echo: {q}", abstained=True, resolved_question=q + " again")
+               for q in hostile]
+    rendered = MarkdownIt("commonmark").render(conversation_markdown(answers))
+    assert "<img" not in rendered and "<script" not in rendered
+    assert "javascript:" not in "".join(re.findall(r'(?:href|src)="([^"]*)"', rendered))
+    assert "<a " not in rendered
+    text = "".join(parse(rendered).text)
+    for q in hostile:  # shown as text, word for word
+        assert " ".join(q.split()) in text
 
 
 def test_feedback_is_appended_as_json_lines(tmp_path, telegram):
@@ -189,6 +231,34 @@ def test_feedback_is_appended_as_json_lines(tmp_path, telegram):
     records = [json.loads(line) for line in (tmp_path / "sub" / "feedback.jsonl").read_text().splitlines()]
     assert [r["vote"] for r in records] == ["up", "down"]
     assert all(r["question"] == "Who?" and r["answer"] == "Welles [1]" and r["timestamp"] for r in records)
+
+
+def test_feedback_is_bounded_per_session_and_per_record(tmp_path, telegram):
+    path = tmp_path / "feedback.jsonl"
+    log = FeedbackLog(path)
+    huge = Answer(question="Who?", answer="x" * 50_000, abstained=False,
+                  citations=tuple(_citation(telegram, i, 2) for i in range(1, 200)))
+    written = [log.append(huge, "up", session="s1") for _ in range(FeedbackLog.MAX_PER_SESSION + 25)]
+    assert sum(r is not None for r in written) == FeedbackLog.MAX_PER_SESSION
+    assert log.append(huge, "undo", session="s2") is not None  # another session has its own share
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == FeedbackLog.MAX_PER_SESSION + 1
+    assert max(len(line) for line in lines) <= FeedbackLog.MAX_RECORD_CHARS
+    with pytest.raises(ValueError):
+        log.append(huge, "sideways")
+
+
+def test_a_conversation_survives_the_trip_through_browser_storage(telegram):
+    c = _citation(telegram, 1, 2)
+    a = Answer(question="Who?", answer=f"“{c.quote}” [1]", abstained=False, citations=(c,), related=(c,),
+               resolved_question="Who signed?", lead="Welles")
+    stored = json.loads(json.dumps([answer_to_json(a)]))
+    (back,) = restore_answers(stored)
+    assert back == answer_from_json(stored[0])
+    assert comparable(back.to_dict()) == comparable(a.to_dict())
+    assert restore_answers([{"question": "no answer"}]) == []
+    assert restore_answers("garbage") == [] and restore_answers(None) == []
+    assert restore_answers([{**stored[0], "question": "x" * 5000}]) == []  # too long to have been asked
 
 
 def test_retrieval_details_show_every_passage_with_its_score():
@@ -251,6 +321,7 @@ def chat_server(chat_page_assistant, tmp_path_factory):
     app = build_app(chat_page_assistant, feedback_path=feedback, stream_delay=0)
     _, url, _ = launch(app, host="127.0.0.1", port=free_port(), block=False, quiet=True)
     assert url.startswith("http://127.0.0.1:")
+    _FEEDBACK_FILES[url] = str(feedback)
     yield url
     app.close()
 
@@ -347,6 +418,49 @@ def test_bad_questions_get_a_clear_message(chat_server):
 
 
 @pytest.mark.slow
+def test_votes_sent_straight_to_the_queue_are_capped_per_session(chat_server):
+    """The like handler is reachable through the queue API (not only the page): bounded."""
+    import time
+
+    import httpx
+
+    client = client_for(chat_server)
+    answer = client.predict(EXAMPLES[1], api_name="/ask")  # this session now has one answer
+    like = next(i for i, d in enumerate(client.config["dependencies"])
+                if any(t[1] == "like" for t in d.get("targets", [])))
+    feedback = Path(chat_server_feedback(chat_server))
+    before = len(feedback.read_text(encoding="utf-8").splitlines()) if feedback.exists() else 0
+    attempts = FeedbackLog.MAX_PER_SESSION + 30
+    events = set()
+    for k in range(attempts):
+        payload = {"data": [None], "fn_index": like, "trigger_id": None,
+                   "event_data": {"index": [1, 0], "value": answer["answer"], "liked": k % 2 == 0}}
+        events.add(client.send_data(payload, {"fn_index": like, "session_hash": client.session_hash},
+                                    "sse_v3", None))
+    assert len(events) == attempts  # every call was accepted by the queue
+
+    def written() -> int:
+        return len(feedback.read_text(encoding="utf-8").splitlines()) - before if feedback.exists() else 0
+
+    def queue_size() -> int:
+        return httpx.get(f"{chat_server.rstrip('/')}/gradio_api/queue/status", timeout=10).json()["queue_size"]
+
+    deadline = time.monotonic() + 120  # wait for a condition, never a fixed time
+    while (written() < FeedbackLog.MAX_PER_SESSION or queue_size() > 0) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    lines = feedback.read_text(encoding="utf-8").splitlines()
+    assert len(lines) - before == FeedbackLog.MAX_PER_SESSION
+    assert {json.loads(line)["vote"] for line in lines[before:]} == {"up", "down"}
+
+
+def chat_server_feedback(url: str) -> str:
+    return _FEEDBACK_FILES[url]
+
+
+_FEEDBACK_FILES: dict[str, str] = {}
+
+
+@pytest.mark.slow
 def test_xss_question_comes_back_as_plain_data(chat_server):
     got = client_for(chat_server).predict(XSS, api_name="/ask")
     assert got["question"] == XSS  # JSON data, not markup: escaping is the page's job
@@ -400,7 +514,8 @@ def test_serve_command_answers_like_the_python_api(chat_page_assistant, tmp_path
         assert comparable(got) == comparable(chat_page_assistant.ask(EXAMPLES[0]).to_dict())
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        rest, _ = proc.communicate(timeout=30)
+    assert "share=True" not in rest and "public link" not in rest  # no share hint, ever
 
 
 @pytest.mark.slow
