@@ -407,7 +407,8 @@ def test_a_question_sent_while_answering_is_asked_next_and_the_panel_clears_at_o
         page.locator("#queued-note", has_text="will be asked").wait_for()
         w.wait_for_answer(1)
         w.wait_for_answer(2)
-        assert [squash(t) for t in w.user_messages()] == [EXAMPLE, second, third]
+        # a follow-up may carry "understood as: …" under it; the question asked is what was typed
+        assert [squash(t).split(" understood as:")[0] for t in w.user_messages()] == [EXAMPLE, second, third]
         states = page.evaluate("window.panelStates")
         # the panel dropped the old citations the moment each question was sent
         assert [s[0] for s in states if s[0] != "0"][:1] == ["pending"]
@@ -567,7 +568,7 @@ def test_large_text_is_remembered_per_browser(browser, page_url):
 
 def test_keyboard_only_path(browser, page_url, browser_assistant):
     expected = browser_assistant.ask(EXAMPLE)
-    assert len(expected.citations) >= 2
+    assert expected.citations  # at least one [n] to walk to
     w = Watched(browser, page_url)
     try:
         page = w.page

@@ -107,7 +107,7 @@ def test_pending_index_is_completed_before_answering(tmp_path, seeds_copy):
     docs_col.upsert(ids=[doc_id], metadatas=[{**meta, "status": "pending"}], embeddings=[[0.0]])
     idx.stores[0].delete(where={"doc_id": doc_id})
     answer = Assistant.open(index=tmp_path / "ix").ask("Who signed this telegram?")
-    assert [c.quote for c in answer.citations] == ["Welles"]
+    assert "Welles" in [c.quote for c in answer.citations]
     assert not _index(tmp_path / "ix").pending()
 
 

@@ -80,7 +80,7 @@ def test_chat_reports_a_bad_line_and_answers_the_next(seed_index, tmp_path):
     assert proc.returncode == 0, proc.stderr
     answers = [json.loads(line) for line in proc.stdout.decode().splitlines()]
     assert [a["question"] for a in answers] == ["Who sent this telegram?", "Who signed this telegram?"]
-    assert [c["quote"] for c in answers[1]["citations"]] == ["Welles"]
+    assert "Welles" in [c["quote"] for c in answers[1]["citations"]]
     lines = err_lines(proc)
     assert len(lines) == 1 and "not valid UTF-8" in lines[0] and "Traceback" not in proc.stderr.decode()
 
