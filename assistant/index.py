@@ -63,6 +63,11 @@ DAMAGE_REPORTED = False  # a damaged index was moved aside: Chroma's panic repor
 _OPENED: list["Index"] = []  # indexes this process opened, newest last (for failure_error)
 
 
+# One insertion thread: hnswlib builds its graph in parallel by default, so two builds of
+# the same documents gave different neighbours (an eval item flipped between fresh builds).
+# ef_search well above the candidates asked for keeps the search close to exact.
+HNSW_CONFIGURATION = {"hnsw": {"space": "cosine", "num_threads": 1, "ef_search": 200}}
+
 def failure_error(exc: BaseException) -> UserError | None:
     """The one-line error for a failure inside Chroma/SQLite of the index last opened
     (a damaged index surfacing mid-query), or None when ``exc`` is something else."""
@@ -270,7 +275,7 @@ class Index:
             if create:
                 identity = self.model_identity()
                 get = lambda name, meta: self.client.get_or_create_collection(  # noqa: E731
-                    name, metadata=meta, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+                    name, metadata=meta, configuration=HNSW_CONFIGURATION, embedding_function=None
                 )
                 chunks = get(chunks_name, identity)
                 units = get(units_name, {"role": "units"})
@@ -663,7 +668,8 @@ def _get_all(collection, include: list[str], page: int = 5000) -> dict[str, list
     while True:
         got = collection.get(include=include, limit=page, offset=offset)
         for key in out:
-            out[key] += got[key] or []
+            value = got[key]
+            out[key] += list(value) if value is not None else []  # embeddings come as an array
         if len(got["ids"]) < page:
             return out
         offset += page

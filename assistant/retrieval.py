@@ -28,9 +28,15 @@ from assistant.config import DEFAULT_K
 from assistant.index import Index
 
 RRF_K = 60
-TOKENIZER = "en_plus-snowball-lemma-v3"  # part of the BM25 cache key: a new tokenizer rebuilds it
+TOKENIZER = "en_plus-snowball-lemma-v4"  # part of the BM25 cache key: a new tokenizer rebuilds it
 CANDIDATES = 20  # per leg, before fusion
 MAX_FIELDS = 2  # structural passages among the k retrieved
+# Up to this many chunks the dense leg is an exact cosine search over the stored vectors.
+# Chroma's local HNSW is approximate and its graph differs from process to process (the
+# same question gave different passages after a restart: about one top-20 in four
+# differed); an exact search gives the same passages every time. Above it, HNSW.
+EXACT_DENSE_MAX = 200_000
+SIMILARITY_DECIMALS = 6  # ties below float noise are broken by chunk id, on any CPU
 
 
 @lru_cache(maxsize=1)
@@ -122,8 +128,11 @@ class Lexicon:
         tokens = tokenize([c.search_text for c in chunks])
         self.bm25 = bm25s.BM25()
         if chunks:
-            self.bm25.index(bm25s.tokenize([c.search_text for c in chunks], stopwords="en_plus",
-                                           stemmer=stemmer(), show_progress=False), show_progress=False)
+            # The vocabulary in sorted order: bm25s numbers it from a set, so its ids (and the
+            # order scores are summed in) would change with Python's hash seed.
+            vocab = {t: i for i, t in enumerate(sorted({t for toks in tokens for t in toks}))}
+            ids = [[vocab[t] for t in toks] for toks in tokens]
+            self.bm25.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
         df: dict[str, int] = {}
         for toks in tokens:
             for t in set(toks):
@@ -160,6 +169,11 @@ class Lexicon:
         self.df: dict[str, int] = meta["df"]
         self.n: int = meta["n"]
         self.vocab: frozenset[str] = frozenset(meta["vocab"])
+
+    def vectors(self, index: Index) -> "ChunkVectors":
+        if "_vectors" not in self.__dict__:
+            self.__dict__["_vectors"] = ChunkVectors.open(index, self)
+        return self.__dict__["_vectors"]
 
     def idf(self, stem: str) -> float:
         import math
@@ -213,6 +227,57 @@ class Lexicon:
         return out
 
 
+class ChunkVectors:
+    """The chunks' embeddings as one unit-length matrix, rows in the lexicon's id order.
+
+    Cached beside the BM25 index under the same key (the index revision), so a new process
+    reads one file instead of paging every vector out of Chroma."""
+
+    def __init__(self, matrix):
+        self.matrix = matrix
+
+    @classmethod
+    def open(cls, index: Index, lexicon: "Lexicon") -> "ChunkVectors":
+        import numpy as np
+
+        path = index.cache_dir / "bm25" / f"{index.settings.collection}-{index.revision()}-vectors.npy"
+        try:
+            matrix = np.load(path, allow_pickle=False)
+            if matrix.shape[0] == lexicon.n:
+                return cls(matrix)
+        except (OSError, ValueError):
+            pass  # absent or damaged: rebuilt from the index below
+        from assistant.index import _get_all
+
+        got = _get_all(index.stores[0], ["embeddings"])
+        by_id = dict(zip(got["ids"], got["embeddings"]))
+        matrix = np.asarray([by_id[i] for i in lexicon.ids], dtype=np.float32)
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        matrix /= np.where(norms > 0, norms, 1.0)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".vectors-", suffix=".npy", dir=path.parent)
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, matrix, allow_pickle=False)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only index still answers; it reads the vectors each start
+        return cls(matrix)
+
+    def nearest(self, query_vector, n: int, filters: Filters, lexicon: "Lexicon") -> list[tuple[str, float]]:
+        import numpy as np
+
+        q = np.asarray(query_vector, dtype=np.float64)
+        q /= np.linalg.norm(q) or 1.0
+        sims = np.round(self.matrix.astype(np.float64) @ q, SIMILARITY_DECIMALS)
+        if filters.active():
+            keep = np.fromiter((filters.admits(d, t) for d, t in zip(lexicon.doc_ids, lexicon.dates)),
+                               dtype=bool, count=lexicon.n)
+            sims = np.where(keep, sims, -np.inf)
+        order = np.lexsort((np.arange(len(sims)), -sims))[:n]  # best first; ties by chunk id
+        return [(lexicon.ids[i], float(sims[i])) for i in order if np.isfinite(sims[i])]
+
+
 class HybridRetriever(BaseRetriever):
     """Top-k chunks for a question; each LangChain Document carries the chunk and its ranks."""
 
@@ -231,14 +296,23 @@ class HybridRetriever(BaseRetriever):
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
         return [self.to_document(c, info) for c, info in self.search(query)]
 
-    def search(self, query: str) -> list[tuple[Chunk, dict]]:
+    def dense(self, query: str) -> list[tuple[str, float]]:
+        """The CANDIDATES chunks nearest the question by cosine similarity, best first."""
         chunks_col = self.index.stores[0]
         qv = self.index.embeddings.embed_query(query)
+        lexicon = self.lexicon()
+        if 0 < lexicon.n <= EXACT_DENSE_MAX:
+            return lexicon.vectors(self.index).nearest(qv, CANDIDATES, self.filters, lexicon)
         n = min(CANDIDATES, max(1, chunks_col.count()))
-        dense = chunks_col.query(query_embeddings=[qv], n_results=n, where=self.filters.chroma_where(),
-                                 include=["distances"])
-        dense_ids = dense["ids"][0]
-        dense_sim = {i: 1.0 - d for i, d in zip(dense_ids, dense["distances"][0])}
+        got = chunks_col.query(query_embeddings=[qv], n_results=n, where=self.filters.chroma_where(),
+                               include=["distances"])
+        return [(i, 1.0 - d) for i, d in zip(got["ids"][0], got["distances"][0])]
+
+    def search(self, query: str) -> list[tuple[Chunk, dict]]:
+        chunks_col = self.index.stores[0]
+        dense = self.dense(query)
+        dense_ids = [cid for cid, _ in dense]
+        dense_sim = dict(dense)
         lexical = self.lexicon().search(query, CANDIDATES, self.filters)
 
         fused: dict[str, dict] = {}
