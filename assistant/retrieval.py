@@ -240,7 +240,7 @@ class ChunkVectors:
     def open(cls, index: Index, lexicon: "Lexicon") -> "ChunkVectors":
         import numpy as np
 
-        path = index.cache_dir / "bm25" / f"{index.settings.collection}-{index.revision()}-vectors.npy"
+        path = index.cache_dir / "vectors" / index.settings.collection / f"{index.revision()}.npy"
         try:
             matrix = np.load(path, allow_pickle=False)
             if matrix.shape[0] == lexicon.n:
@@ -260,6 +260,9 @@ class ChunkVectors:
             with os.fdopen(fd, "wb") as f:
                 np.save(f, matrix, allow_pickle=False)
             os.replace(tmp, path)
+            for stale in path.parent.glob("*.npy"):  # earlier revisions of this collection
+                if stale != path:
+                    stale.unlink(missing_ok=True)
         except OSError:
             pass  # a read-only index still answers; it reads the vectors each start
         return cls(matrix)
