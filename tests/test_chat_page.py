@@ -566,3 +566,24 @@ def test_a_busy_port_is_a_user_error(tmp_path):
             gr.Markdown("x")
         with pytest.raises(UserError, match=f"127.0.0.1:{port}"):
             launch(app, host="127.0.0.1", port=port, block=False, quiet=True)
+
+
+def test_warm_up_failure_is_logged_not_swallowed(caplog):
+    import logging
+
+    from assistant.chat_page import _warm_up
+    from assistant.errors import UserError
+
+    class Failing:
+        def __init__(self, exc: BaseException):
+            self.exc = exc
+
+        def ask(self, question, history):
+            raise self.exc
+
+    with caplog.at_level(logging.WARNING, logger="assistant.chat_page"):
+        _warm_up(Failing(UserError("no collection 'x' in the index")))
+        _warm_up(Failing(RuntimeError("boom")))
+    assert [r.levelname for r in caplog.records] == ["WARNING", "ERROR"]
+    assert "no collection 'x' in the index" in caplog.records[0].getMessage()
+    assert caplog.records[1].exc_info[0] is RuntimeError

@@ -69,5 +69,5 @@ def test_bad_template_syntax_is_a_clear_error(tmp_path, monkeypatch):
 
 def test_missing_template_file_names_the_path(tmp_path, monkeypatch):
     monkeypatch.setenv("ASSISTANT_PROMPTS_DIR", str(tmp_path))
-    with pytest.raises(TemplateError, match="rewrite_user.txt"):
+    with pytest.raises(TemplateError, match=r"rewrite_user\.txt"):
         prompts.render("rewrite_user", history="", question="q?")
