@@ -60,7 +60,7 @@ def is_index_failure(exc: BaseException) -> bool:
     while tb is not None:
         last = tb.tb_frame.f_code.co_filename
         tb = tb.tb_next
-    return bool(last) and f"{os.sep}chromadb{os.sep}" in last
+    return last is not None and f"{os.sep}chromadb{os.sep}" in last
 
 
 def get_all(collection, include: list[str], page: int = 5000) -> dict[str, list]:

@@ -142,7 +142,7 @@ class Ingest:
             elif meta.get("status") != "complete":
                 # Finishing an interrupted ingest: counted as what that run was doing.
                 report.resumed += 1
-                plan.was[doc.doc_id] = meta.get("was") if meta.get("was") in ("added", "updated") else "updated"
+                plan.was[doc.doc_id] = meta["was"] if meta.get("was") in ("added", "updated") else "updated"
             else:
                 plan.was[doc.doc_id] = "updated"
             if plan.was[doc.doc_id] == "added":
@@ -285,10 +285,10 @@ class _SliceWriter:
                 documents=[self.units[k] for k in part], metadatas=[self.unit_meta[k] for k in part],
             )
         for j in range(0, len(self.chunks), step):
-            part = self.chunks[j : j + step]
+            chunks = self.chunks[j : j + step]
             self.chunks_col.add(
-                ids=[c.id for c in part], embeddings=chunk_vectors[j : j + step],
-                documents=[c.text for c in part], metadatas=[c.metadata() for c in part],
+                ids=[c.id for c in chunks], embeddings=chunk_vectors[j : j + step],
+                documents=[c.text for c in chunks], metadatas=[c.metadata() for c in chunks],
             )
         self.advance(self._moved())
         self.recent = {k: vec_of[k] for k in keys}

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from assistant.chroma_store import LOCK_FILE, ChromaStore
 from assistant.errors import UserError
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
 
 
 class IndexBusy(Exception):
@@ -19,7 +23,7 @@ class IndexBusy(Exception):
 class WriteLock:
     def __init__(self, store: ChromaStore):
         self.store = store
-        self._file_lock = None  # made on first use: the folder may not exist before
+        self._file_lock: BaseFileLock | None = None  # made on first use: the folder may not exist before
 
     @contextmanager
     def hold(self, wait: bool = True):
