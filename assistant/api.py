@@ -6,8 +6,8 @@ The CLI, the chat page and the eval are thin layers on this class.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from assistant.answer import Answer
 from assistant.config import DEFAULT_K, Settings, check_question
@@ -29,7 +29,7 @@ class Assistant:
         doc_ids: tuple[str, ...] | list[str] = (),
         date_from: str | None = None,
         date_to: str | None = None,
-    ) -> "Assistant":
+    ) -> Assistant:
         from assistant.chain import AnswerChain
         from assistant.index import open_for_query
         from assistant.retrieval import Filters, HybridRetriever
@@ -45,7 +45,13 @@ class Assistant:
         from assistant.llm import make_llm
 
         # llm: the --llm / ASSISTANT_LLM spec ("none", "local", "ollama:M", "openai:M")
-        return cls(store, AnswerChain(retriever, subject=subject, llm=make_llm(llm)), llm=llm)
+        chain = AnswerChain(retriever, subject=subject, llm=make_llm(llm), multi_document=counts["documents"] != 1)
+        return cls(store, chain, llm=llm)
+
+    @property
+    def embeddings(self):
+        """The index's embedding model (``LocalEmbeddings``): reuse it rather than load another copy."""
+        return self.index.embeddings
 
     @property
     def runnable(self):

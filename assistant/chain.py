@@ -29,9 +29,11 @@ PARTNER_FIELDS = {"sender": "signature", "signature": "sender"}  # who sent it: 
 
 
 class AnswerChain:
-    def __init__(self, retriever: HybridRetriever, subject: str = "telegram", llm=None, model_path: str | None = None):
+    def __init__(self, retriever: HybridRetriever, subject: str = "telegram", llm=None, model_path: str | None = None,
+                 multi_document: bool = False):
         self.retriever = retriever
         self.subject = subject
+        self.multi_document = multi_document  # a collection: cited documents are named, wording is plural
         self.llm = llm  # a LangChain chat model (assistant.llm.make_llm) or None: extractive only
         self.model_path = model_path  # the answer model file; default assistant/data/answer_model.json
         self.runnable = RunnableGenerator(self._stream, name="GroundedAnswer")
@@ -54,7 +56,7 @@ class AnswerChain:
         scoring.score(candidates, model)
         decision = decisions.decide(candidates, q.qtype, model.threshold, model.margin,
                                     confidence=lambda best, cs: scoring.answer_probability(
-                                        best, cs, model, one_document=not self.subject.endswith("s")),
+                                        best, cs, model, one_document=not self.multi_document),
                                     foreign=bool(q.weights) and not q.known
                                     and not any(c.features.get("cov") for c in candidates))
         answer = self._compose(question, q, resolved, decision, hits)
@@ -76,7 +78,8 @@ class AnswerChain:
         if self.llm is not None and history:
             from assistant.generative import rewrite_followup
 
-            rewritten = rewrite_followup(self.llm, question, history, subject=self.subject)
+            rewritten = rewrite_followup(self.llm, question, history, subject=self.subject,
+                                         multi_document=self.multi_document)
             if rewritten:
                 return followup.Resolved(rewritten, question, True, resolved.context, resolved.context_text)
         return resolved
@@ -86,7 +89,7 @@ class AnswerChain:
         lexicon = self.retriever.lexicon()
         q = questions.analyze(resolved.text, lexicon, own=resolved.own if resolved.followup else None,
                               context=resolved.context_text)
-        found = cands.from_hits(hits, self.retriever.index, heading_context=self.subject.endswith("s"))
+        found = cands.from_hits(hits, self.retriever.index, heading_context=self.multi_document)
         qv = self.retriever.index.embeddings.embed_query(resolved.text)
         cands.attach_dense(found, self.retriever.index, qv)
         features.compute(q, found, list(resolved.context) if resolved.followup else [])
@@ -108,7 +111,7 @@ class AnswerChain:
         passages = tuple(_passage(chunk, info) for chunk, info in hits)
         related = tuple(c for c in (_citation(c, i + 1) for i, c in enumerate(decision.related)) if c)
         if decision.abstained:
-            text = abstention(self.subject)
+            text = abstention(self.subject, plural=self.multi_document)
             if related:
                 text += " The closest passages are shown as related."
             return Answer(question=question, answer=text, abstained=True, related=related,
@@ -132,7 +135,7 @@ class AnswerChain:
         citations = [_citation(c, i + 1) for i, c in enumerate(quoted)]
         citations = [c for c in citations if c is not None]
         if not citations:
-            return Answer(question=question, answer=abstention(self.subject), abstained=True,
+            return Answer(question=question, answer=abstention(self.subject, plural=self.multi_document), abstained=True,
                           resolved_question=resolved.text, passages=passages,
                           notice="the cited source changed since it was ingested; run: assistant ingest")
         citations = [Citation(**{**c.__dict__, "n": i + 1}) for i, c in enumerate(citations)]
@@ -152,7 +155,7 @@ class AnswerChain:
                     text = f"“{own.quote}” [1]"
         else:
             text = quotes
-        if self.subject.endswith("s"):  # several documents: name each cited one, once
+        if self.multi_document:  # several documents: name each cited one, once
             by_doc: dict[str, list[Citation]] = {}
             for c in citations:
                 by_doc.setdefault(c.doc_id, []).append(c)

@@ -13,7 +13,9 @@ outside the machine: no share link, no analytics, no CDN, no web fonts.
 from __future__ import annotations
 
 import html
+import itertools
 import json
+import logging
 import os
 import re
 import sys
@@ -28,12 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from assistant.answer import Answer, Citation, display_source
-from assistant.config import MAX_QUESTION_CHARS, check_question
+from assistant.config import check_question
 from assistant.errors import UserError
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import gradio as gr  # noqa: E402  (after the analytics switch above)
+import gradio as gr  # (imported after the analytics switch above)
 
 EXAMPLES = (
     "What did the Judge require?",
@@ -49,6 +51,7 @@ FEEDBACK_FILE = "feedback.jsonl"
 # class sees the answer being read out. Zero turns the pacing off (tests).
 STREAM_DELAY_S = 0.03
 
+_log = logging.getLogger(__name__)
 _EXPORT_DIR = Path(tempfile.gettempdir()) / "assistant-chat-exports"
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~])")  # "<", ">", "&": html.escape
 _ESCAPED_MARKER = re.compile(r"\\\[(\d{1,3})\\\]")  # "[n]" after escape_markdown
@@ -135,7 +138,7 @@ def highlight(text: str, spans: Sequence[tuple[int, int, int, str]]) -> str:
     cuts = sorted({0, len(text), *(s for s, _, _, _ in spans), *(e for _, e, _, _ in spans)})
     out: list[str] = []
     anchored: set[tuple[int, str]] = set()
-    for a, b in zip(cuts, cuts[1:]):
+    for a, b in itertools.pairwise(cuts):
         piece = html.escape(text[a:b], quote=True)
         covering = [(n, k) for s, e, n, k in spans if s <= a and b <= e]
         if not covering:
@@ -834,214 +837,307 @@ def build_app(
     secret = _storage_secret(Path(feedback_path).parent)
     answerer = _Answerer(assistant, stream_delay)
     if warm_up:
-        def warm() -> None:
-            try:
-                answerer.ask(EXAMPLES[0], [])
-            except Exception:  # noqa: BLE001  (a real question will report the problem)
-                pass
-
-        threading.Thread(target=warm, name="chat-page-warm-up", daemon=True).start()
-    single = len(docs) == 1
-    kind = getattr(getattr(assistant, "chain", None), "subject", None) or ("telegram" if single else "documents")
-    subject = f"the {kind}"
-    title = title or ("Telegram assistant" if kind == "telegram" else "Document assistant")
-    if examples is None:
-        examples = EXAMPLES if kind == "telegram" else ()  # the examples are about telegram no. 352
+        threading.Thread(target=_warm_up, args=(answerer,), name="chat-page-warm-up", daemon=True).start()
+    wording = _Wording.of(assistant, docs, title, examples)
 
     # delete_cache: exported conversations are copied into Gradio's cache; drop them after a day
-    with gr.Blocks(title=title, analytics_enabled=False, delete_cache=(3600, 86400)) as app:
-        answers_state = gr.State([])
-        stored = gr.BrowserState([], storage_key=f"assistant-conversation-{kind}", secret=secret)
-        with gr.Row(elem_id="header"):
-            gr.Markdown(
-                f"# {html.escape(title)}\n"
-                f"Answers quote {subject} word for word; select or hover a [n] to read its passage.",
-                elem_id="page-title",
-            )
-            gr.HTML(
-                '<button type="button" id="large-text-toggle" aria-pressed="false">Large text</button>',
-                elem_id="large-text", js_on_load=_LARGE_TEXT_JS, container=False,
-            )
-        with gr.Row(equal_height=False, elem_id="main-row"):
-            with gr.Column(scale=5, min_width=340, elem_id="chat-column"):
-                chatbot = gr.Chatbot(
-                    elem_id="chat",
-                    label="Conversation",
-                    show_label=False,
-                    height="calc(100vh - 345px)",
-                    min_height=220,
-                    sanitize_html=True,
-                    feedback_options=("Like", "Dislike"),
-                    buttons=["copy"],
-                    placeholder=f"Ask a question about {subject}" + (", or pick an example below." if examples else "."),
-                    group_consecutive_messages=False,
-                )
-                with gr.Row(elem_id="ask-row"):
-                    question_box = gr.Textbox(
-                        elem_id="question",
-                        label="Question",
-                        show_label=False,
-                        placeholder="Type a question…",
-                        info=None,
-                        lines=1,
-                        max_lines=4,
-                        max_length=None,
-                        scale=5,
-                        min_width=160,
-                        autofocus=True,
-                    )
-                    ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="ask")
-                gr.HTML('<div id="queued-note" role="status" aria-live="polite"></div>', container=False,
-                        elem_id="queued")
-                with gr.Row(elem_id="examples", visible=bool(examples)):
-                    example_buttons = [gr.Button(q, size="sm") for q in examples]
-                with gr.Row(elem_id="conversation-buttons"):
-                    new_button = gr.Button("New conversation", elem_id="new-conversation", size="sm")
-                    export_button = gr.DownloadButton(
-                        "Export (Markdown)", value=None, interactive=False,
-                        elem_id="export", size="sm",
-                    )
-            with gr.Column(scale=6, min_width=340, elem_id="source-column"):
-                sources = gr.HTML(
-                    source_panel(None, docs),
-                    elem_id="sources",
-                    js_on_load=_PANEL_JS,
-                    container=True,
-                    padding=True,
-                )
-                with gr.Accordion("Retrieval details", open=False, elem_id="retrieval"):
-                    retrieval = gr.HTML(retrieval_details(None), elem_id="retrieval-table", js_on_load=None)
-
-        # The /ask API: same JSON as `assistant ask --json`; the session's history is kept
-        # server-side per client, like a browser tab's.
-        api_question = gr.Textbox(visible=False)
-        api_result = gr.JSON(visible=False)
-        api_trigger = gr.Button(visible=False)
-
-        busy = [ask_button, *example_buttons]
-
-        def idle_buttons():
-            return [gr.Button(value="Ask", interactive=True)] + [gr.Button(interactive=True) for _ in example_buttons]
-
-        def respond(question: str, answers: list[Answer]):
-            try:
-                question = check_question(question)
-            except UserError as exc:
-                gr.Warning(str(exc))
-                yield {question_box: gr.skip()}  # keep the text, so it can be corrected
-                return
-            history = list(answers or [])
-            shown = chat_messages(history)
-            pending = shown + [{"role": "user", "content": escape_markdown(question)}]
-            yield {
-                question_box: "",
-                chatbot: pending + [{"role": "assistant", "content": "…"}],
-                sources: answering_panel(question, docs),
-                retrieval: '<div class="retrieval-details"><p class="summary">Answering…</p></div>',
-                ask_button: gr.Button(value="Answering…", interactive=False),
-                **{b: gr.Button(interactive=False) for b in example_buttons},
-            }
-            final = None
-            try:
-                for partial in answerer.stream(question, history):
-                    final = partial
-                    bubble = {"role": "assistant", "content": escape_markdown(partial.answer)}
-                    yield {chatbot: pending + [bubble]}
-            except UserError as exc:  # e.g. the index changed under the page: say so, keep the chat
-                gr.Warning(str(exc))
-                last = history[-1] if history else None
-                yield {question_box: question, chatbot: shown,
-                       sources: source_panel(last, docs, len(history) - 1), retrieval: retrieval_details(last)}
-                return
-            answers = history + [final]
-            said = ("Not in the source. " if final.abstained else "Answer: ") + final.answer
-            panel = source_panel(final, docs, len(answers) - 1, announce=said)
-            yield {
-                chatbot: chat_messages(answers),
-                answers_state: answers,
-                sources: panel,
-                retrieval: retrieval_details(final),
-                export_button: gr.DownloadButton(value=write_export(answers), interactive=True),
-                stored: [answer_to_json(a) for a in answers[-MAX_STORED_ANSWERS:]],
-            }
-
-        def ask_api(question: str, answers: list[Answer]):
-            try:
-                question = check_question(question)
-                history = list(answers or [])
-                answer = answerer.ask(question, history)
-            except UserError as exc:
-                raise gr.Error(str(exc)) from None
-            return answer.to_dict(), history + [answer]
-
-        def new_conversation():
-            return (
-                [],
-                [],
-                source_panel(None, docs),
-                retrieval_details(None),
-                gr.DownloadButton(value=None, interactive=False),
-                "",
-            )
-
-        def forget_stored():
-            return []
-
-        def restore(saved: Any):
-            answers = restore_answers(saved)
-            if not answers:
-                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            return (
-                answers,
-                chat_messages(answers),
-                source_panel(answers[-1], docs, len(answers) - 1),
-                retrieval_details(answers[-1]),
-                gr.DownloadButton(value=write_export(answers), interactive=True),
-            )
-
-        def show_answer(answers: list[Answer], event: gr.SelectData):
-            index = event.index if isinstance(event.index, int) else event.index[0]
-            i = index // 2
-            if not answers or not 0 <= i < len(answers):
-                return gr.skip(), gr.skip()
-            return source_panel(answers[i], docs, i), retrieval_details(answers[i])
-
-        def record_vote(answers: list[Answer], event: gr.LikeData, request: gr.Request):
-            index = event.index if isinstance(event.index, int) else event.index[0]
-            if not isinstance(index, int):
-                return
-            i = index // 2
-            if not answers or not 0 <= i < len(answers):
-                return
-            # the page sends True (thumbs up), False (thumbs down) or "" when a vote is taken back
-            vote = "up" if event.liked is True else "down" if event.liked is False else "undo"
-            session = getattr(request, "session_hash", None) or "no-session"
-            if feedback.append(answers[i], vote, session=session) is None:
-                gr.Warning("Vote limit reached for this session: nothing more is recorded.")
-                return
-            gr.Info("Your vote was taken back." if vote == "undo" else "Thanks: your vote was recorded.")
-
-        outputs = [question_box, chatbot, answers_state, sources, retrieval, export_button, stored, *busy]
-        gr.on(
-            [question_box.submit, ask_button.click], respond, [question_box, answers_state], outputs,
-            api_visibility="private", trigger_mode="once",
-        ).then(idle_buttons, None, busy, api_visibility="private")
-        for button in example_buttons:
-            button.click(respond, [button, answers_state], outputs, api_visibility="private").then(
-                idle_buttons, None, busy, api_visibility="private")
-        conversation_outputs = [answers_state, chatbot, sources, retrieval, export_button, question_box]
-        new_button.click(new_conversation, None, conversation_outputs, api_name="new_conversation").then(
-            forget_stored, None, stored, api_visibility="private")
-        chatbot.clear(new_conversation, None, conversation_outputs, api_visibility="private").then(
-            forget_stored, None, stored, api_visibility="private")
-        chatbot.select(show_answer, [answers_state], [sources, retrieval], api_visibility="private")
-        chatbot.like(record_vote, [answers_state], None, api_visibility="private")
-        api_trigger.click(ask_api, [api_question, answers_state], [api_result, answers_state], api_name="ask")
-        app.load(restore, [stored], [answers_state, chatbot, sources, retrieval, export_button],
-                 api_visibility="private", show_progress="hidden")
+    with gr.Blocks(title=wording.title, analytics_enabled=False, delete_cache=(3600, 86400)) as app:
+        page = _layout(wording, docs, secret)
+        _connect(app, page, _Handlers(page, answerer, docs, feedback))
 
     app.queue(default_concurrency_limit=8, max_size=256)
     return app
+
+
+def _warm_up(answerer: _Answerer) -> None:
+    try:
+        answerer.ask(EXAMPLES[0], [])
+    except UserError as exc:  # an index problem: the first real question reports it to the class
+        _log.warning("chat page warm-up: %s", exc)
+    except Exception:  # noqa: BLE001  (a bug must not stop the server starting; it is logged)
+        _log.exception("chat page warm-up failed")
+
+
+@dataclass(frozen=True)
+class _Wording:
+    """What the page calls its source, its title and its example questions."""
+
+    kind: str
+    subject: str
+    title: str
+    examples: Sequence[str]
+
+    @classmethod
+    def of(cls, assistant: Any, docs: Mapping[str, Any], title: str | None,
+           examples: Sequence[str] | None) -> _Wording:
+        single = len(docs) == 1
+        kind = getattr(getattr(assistant, "chain", None), "subject", None) or ("telegram" if single else "documents")
+        title = title or ("Telegram assistant" if kind == "telegram" else "Document assistant")
+        if examples is None:
+            examples = EXAMPLES if kind == "telegram" else ()  # the examples are about telegram no. 352
+        return cls(kind, f"the {kind}", title, examples)
+
+
+@dataclass
+class _Page:
+    """The page's components, and the lists of them the events read and write."""
+
+    answers_state: Any
+    stored: Any
+    chatbot: Any
+    question_box: Any
+    ask_button: Any
+    example_buttons: list[Any]
+    new_button: Any
+    export_button: Any
+    sources: Any
+    retrieval: Any
+    api_question: Any
+    api_result: Any
+    api_trigger: Any
+
+    @property
+    def busy(self) -> list[Any]:
+        """The buttons that ask: disabled while an answer is coming."""
+        return [self.ask_button, *self.example_buttons]
+
+    @property
+    def answer_outputs(self) -> list[Any]:
+        return [self.question_box, self.chatbot, self.answers_state, self.sources, self.retrieval,
+                self.export_button, self.stored, *self.busy]
+
+    @property
+    def conversation(self) -> list[Any]:
+        """What shows a conversation: restored from the browser, or started anew."""
+        return [self.answers_state, self.chatbot, self.sources, self.retrieval, self.export_button]
+
+    @property
+    def panels(self) -> list[Any]:
+        return [self.sources, self.retrieval]
+
+
+def _layout(wording: _Wording, docs: Mapping[str, Any], secret: str) -> _Page:
+    answers_state = gr.State([])
+    stored = gr.BrowserState([], storage_key=f"assistant-conversation-{wording.kind}", secret=secret)
+    _header(wording)
+    with gr.Row(equal_height=False, elem_id="main-row"):
+        with gr.Column(scale=5, min_width=340, elem_id="chat-column"):
+            chat = _chat_column(wording)
+        with gr.Column(scale=6, min_width=340, elem_id="source-column"):
+            sources, retrieval = _source_column(docs)
+
+    # The /ask API: same JSON as `assistant ask --json`; the session's history is kept
+    # server-side per client, like a browser tab's.
+    api_question = gr.Textbox(visible=False)
+    api_result = gr.JSON(visible=False)
+    api_trigger = gr.Button(visible=False)
+    return _Page(answers_state, stored, *chat, sources, retrieval, api_question, api_result, api_trigger)
+
+
+def _header(wording: _Wording) -> None:
+    with gr.Row(elem_id="header"):
+        gr.Markdown(
+            f"# {html.escape(wording.title)}\n"
+            f"Answers quote {wording.subject} word for word; select or hover a [n] to read its passage.",
+            elem_id="page-title",
+        )
+        gr.HTML(
+            '<button type="button" id="large-text-toggle" aria-pressed="false">Large text</button>',
+            elem_id="large-text", js_on_load=_LARGE_TEXT_JS, container=False,
+        )
+
+
+def _chat_column(wording: _Wording) -> tuple[Any, Any, Any, list[Any], Any, Any]:
+    """(chatbot, question box, Ask, example buttons, New conversation, Export)."""
+    examples = wording.examples
+    chatbot = gr.Chatbot(
+        elem_id="chat",
+        label="Conversation",
+        show_label=False,
+        height="calc(100vh - 345px)",
+        min_height=220,
+        sanitize_html=True,
+        feedback_options=("Like", "Dislike"),
+        buttons=["copy"],
+        placeholder=f"Ask a question about {wording.subject}" + (", or pick an example below." if examples else "."),
+        group_consecutive_messages=False,
+    )
+    with gr.Row(elem_id="ask-row"):
+        question_box = gr.Textbox(
+            elem_id="question",
+            label="Question",
+            show_label=False,
+            placeholder="Type a question…",
+            info=None,
+            lines=1,
+            max_lines=4,
+            max_length=None,
+            scale=5,
+            min_width=160,
+            autofocus=True,
+        )
+        ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="ask")
+    gr.HTML('<div id="queued-note" role="status" aria-live="polite"></div>', container=False,
+            elem_id="queued")
+    with gr.Row(elem_id="examples", visible=bool(examples)):
+        example_buttons = [gr.Button(q, size="sm") for q in examples]
+    with gr.Row(elem_id="conversation-buttons"):
+        new_button = gr.Button("New conversation", elem_id="new-conversation", size="sm")
+        export_button = gr.DownloadButton(
+            "Export (Markdown)", value=None, interactive=False,
+            elem_id="export", size="sm",
+        )
+    return chatbot, question_box, ask_button, example_buttons, new_button, export_button
+
+
+def _source_column(docs: Mapping[str, Any]) -> tuple[Any, Any]:
+    """(source panel, retrieval details)."""
+    sources = gr.HTML(
+        source_panel(None, docs),
+        elem_id="sources",
+        js_on_load=_PANEL_JS,
+        container=True,
+        padding=True,
+    )
+    with gr.Accordion("Retrieval details", open=False, elem_id="retrieval"):
+        retrieval = gr.HTML(retrieval_details(None), elem_id="retrieval-table", js_on_load=None)
+    return sources, retrieval
+
+
+class _Handlers:
+    """What the page's events do; each returns values for one of ``_Page``'s output lists."""
+
+    def __init__(self, page: _Page, answerer: _Answerer, docs: Mapping[str, Any], feedback: FeedbackLog):
+        self.page = page
+        self.answerer = answerer
+        self.docs = docs
+        self.feedback = feedback
+
+    def idle_buttons(self):
+        return [gr.Button(value="Ask", interactive=True)] + [gr.Button(interactive=True) for _ in self.page.example_buttons]
+
+    def respond(self, question: str, answers: list[Answer]):
+        p, docs = self.page, self.docs
+        try:
+            question = check_question(question)
+        except UserError as exc:
+            gr.Warning(str(exc))
+            yield {p.question_box: gr.skip()}  # keep the text, so it can be corrected
+            return
+        history = list(answers or [])
+        shown = chat_messages(history)
+        pending = shown + [{"role": "user", "content": escape_markdown(question)}]
+        yield {
+            p.question_box: "",
+            p.chatbot: pending + [{"role": "assistant", "content": "…"}],
+            p.sources: answering_panel(question, docs),
+            p.retrieval: '<div class="retrieval-details"><p class="summary">Answering…</p></div>',
+            p.ask_button: gr.Button(value="Answering…", interactive=False),
+            **{b: gr.Button(interactive=False) for b in p.example_buttons},
+        }
+        final = None
+        try:
+            for partial in self.answerer.stream(question, history):
+                final = partial
+                bubble = {"role": "assistant", "content": escape_markdown(partial.answer)}
+                yield {p.chatbot: pending + [bubble]}
+        except UserError as exc:  # e.g. the index changed under the page: say so, keep the chat
+            gr.Warning(str(exc))
+            last = history[-1] if history else None
+            yield {p.question_box: question, p.chatbot: shown,
+                   p.sources: source_panel(last, docs, len(history) - 1), p.retrieval: retrieval_details(last)}
+            return
+        answers = history + [final]
+        said = ("Not in the source. " if final.abstained else "Answer: ") + final.answer
+        panel = source_panel(final, docs, len(answers) - 1, announce=said)
+        yield {
+            p.chatbot: chat_messages(answers),
+            p.answers_state: answers,
+            p.sources: panel,
+            p.retrieval: retrieval_details(final),
+            p.export_button: gr.DownloadButton(value=write_export(answers), interactive=True),
+            p.stored: [answer_to_json(a) for a in answers[-MAX_STORED_ANSWERS:]],
+        }
+
+    def ask_api(self, question: str, answers: list[Answer]):
+        try:
+            question = check_question(question)
+            history = list(answers or [])
+            answer = self.answerer.ask(question, history)
+        except UserError as exc:
+            raise gr.Error(str(exc)) from None
+        return answer.to_dict(), history + [answer]
+
+    def new_conversation(self):
+        """Values for ``page.conversation`` and the question box."""
+        return (
+            [],
+            [],
+            source_panel(None, self.docs),
+            retrieval_details(None),
+            gr.DownloadButton(value=None, interactive=False),
+            "",
+        )
+
+    @staticmethod
+    def forget_stored():
+        return []
+
+    def restore(self, saved: Any):
+        """Values for ``page.conversation``: the conversation the browser kept, if any."""
+        answers = restore_answers(saved)
+        if not answers:
+            return tuple(gr.skip() for _ in self.page.conversation)
+        return (
+            answers,
+            chat_messages(answers),
+            source_panel(answers[-1], self.docs, len(answers) - 1),
+            retrieval_details(answers[-1]),
+            gr.DownloadButton(value=write_export(answers), interactive=True),
+        )
+
+    def show_answer(self, answers: list[Answer], event: gr.SelectData):
+        """Values for ``page.panels``: the selected answer's sources."""
+        index = event.index if isinstance(event.index, int) else event.index[0]
+        i = index // 2
+        if not answers or not 0 <= i < len(answers):
+            return tuple(gr.skip() for _ in self.page.panels)
+        return source_panel(answers[i], self.docs, i), retrieval_details(answers[i])
+
+    def record_vote(self, answers: list[Answer], event: gr.LikeData, request: gr.Request):
+        index = event.index if isinstance(event.index, int) else event.index[0]
+        if not isinstance(index, int):
+            return
+        i = index // 2
+        if not answers or not 0 <= i < len(answers):
+            return
+        # the page sends True (thumbs up), False (thumbs down) or "" when a vote is taken back
+        vote = "up" if event.liked is True else "down" if event.liked is False else "undo"
+        session = getattr(request, "session_hash", None) or "no-session"
+        if self.feedback.append(answers[i], vote, session=session) is None:
+            gr.Warning("Vote limit reached for this session: nothing more is recorded.")
+            return
+        gr.Info("Your vote was taken back." if vote == "undo" else "Thanks: your vote was recorded.")
+
+
+def _connect(app: gr.Blocks, p: _Page, h: _Handlers) -> None:
+    """The page's events, in a fixed order (Gradio numbers them)."""
+    gr.on(
+        [p.question_box.submit, p.ask_button.click], h.respond, [p.question_box, p.answers_state], p.answer_outputs,
+        api_visibility="private", trigger_mode="once",
+    ).then(h.idle_buttons, None, p.busy, api_visibility="private")
+    for button in p.example_buttons:
+        button.click(h.respond, [button, p.answers_state], p.answer_outputs, api_visibility="private").then(
+            h.idle_buttons, None, p.busy, api_visibility="private")
+    started = [*p.conversation, p.question_box]
+    p.new_button.click(h.new_conversation, None, started, api_name="new_conversation").then(
+        h.forget_stored, None, p.stored, api_visibility="private")
+    p.chatbot.clear(h.new_conversation, None, started, api_visibility="private").then(
+        h.forget_stored, None, p.stored, api_visibility="private")
+    p.chatbot.select(h.show_answer, [p.answers_state], p.panels, api_visibility="private")
+    p.chatbot.like(h.record_vote, [p.answers_state], None, api_visibility="private")
+    p.api_trigger.click(h.ask_api, [p.api_question, p.answers_state], [p.api_result, p.answers_state], api_name="ask")
+    app.load(h.restore, [p.stored], p.conversation, api_visibility="private", show_progress="hidden")
 
 
 # --- serving ---------------------------------------------------------------------------

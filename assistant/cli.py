@@ -363,7 +363,7 @@ class _NativeStderr:
     def __exit__(self, *exc_info):
         if self.saved is None:
             return False
-        if getattr(sys.modules.get("assistant.index"), "DAMAGE_REPORTED", False):
+        if getattr(sys.modules.get("assistant.chroma_store"), "DAMAGE_REPORTED", False):
             self.keep = False  # `ingest --rebuild` moved a damaged index aside and said so
         if not self.keep:
             # Chroma's threads may panic again as the process ends: fd 2 stays held back;

@@ -165,21 +165,8 @@ def _open_assistant(evalset, index_dir: Path, k: int | None = None, llm: str | N
     finally:
         if saved_url is not None:
             os.environ["ASSISTANT_CHROMA_URL"] = saved_url
-    embeddings = _find_embeddings(assistant) or index.embeddings
-    return assistant, embeddings, collection
-
-
-def _find_embeddings(assistant):
-    """The Assistant's own embedding model, so similarity does not load a second copy."""
-    from assistant.embeddings import LocalEmbeddings
-
-    for path in ("embeddings", "index.embeddings", "retriever.embeddings", "chain.embeddings"):
-        obj = assistant
-        for attr in path.split("."):
-            obj = getattr(obj, attr, None)
-        if isinstance(obj, LocalEmbeddings):
-            return obj
-    return None
+    # The assistant's own embedding model, so similarity does not load a second copy.
+    return assistant, assistant.embeddings, collection
 
 
 def _similarities(embeddings, answers) -> list[float]:

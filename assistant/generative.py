@@ -48,11 +48,11 @@ def format_passages(passages: list[Passage] | tuple[Passage, ...]) -> str:
     return "\n".join(lines)
 
 
-def answer_messages(question: str, passages, subject: str = "telegram") -> list:
+def answer_messages(question: str, passages, subject: str = "telegram", multi_document: bool = False) -> list:
     system = prompts.render(
         "answer_system",
-        subject_phrase=prompts.subject_phrase(subject),
-        abstention=prompts.abstention(subject),
+        subject_phrase=prompts.subject_phrase(subject, plural=multi_document),
+        abstention=prompts.abstention(subject, plural=multi_document),
     )
     user = prompts.render("answer_user", passages=format_passages(passages), question=question)
     return [SystemMessage(system), HumanMessage(user)]
@@ -87,6 +87,7 @@ def stream_generative(
     history=None,
     *,
     subject: str = "telegram",
+    multi_document: bool = False,
     checker: GroundingChecker | None = None,
     timeout: float | None = None,
 ) -> Iterator[str | Answer]:
@@ -114,7 +115,7 @@ def stream_generative(
     failure: str | None = None
     stopped_early = False
     try:
-        stream = llm.stream(answer_messages(question, shown, subject))
+        stream = llm.stream(answer_messages(question, shown, subject, multi_document))
         try:
             for chunk in stream:
                 piece = _chunk_text(chunk)
@@ -192,7 +193,8 @@ def stream_chain(chain, question: str, history=None) -> Iterator[Answer]:
         checker = chain.__dict__["_grounding"] = GroundingChecker(chain.retriever.index.embeddings)
     text = ""
     for item in stream_generative(chain.llm, extractive.resolved_question or question, extractive.passages,
-                                  extractive, history, subject=chain.subject, checker=checker):
+                                  extractive, history, subject=chain.subject,
+                                  multi_document=chain.multi_document, checker=checker):
         if isinstance(item, str):
             text += item
             yield Answer(question=question, answer=text, abstained=False,
@@ -253,14 +255,15 @@ def format_history(history) -> str:
     return "\n".join(lines)
 
 
-def rewrite_messages(question: str, history, subject: str = "telegram") -> list:
-    system = prompts.render("rewrite_system", subject_phrase=prompts.subject_phrase(subject))
+def rewrite_messages(question: str, history, subject: str = "telegram", multi_document: bool = False) -> list:
+    system = prompts.render("rewrite_system", subject_phrase=prompts.subject_phrase(subject, plural=multi_document))
     user = prompts.render("rewrite_user", history=format_history(history), question=question)
     return [SystemMessage(system), HumanMessage(user)]
 
 
 def rewrite_followup(
-    llm: BaseChatModel, question: str, history, *, subject: str = "telegram", timeout: float | None = None
+    llm: BaseChatModel, question: str, history, *, subject: str = "telegram", multi_document: bool = False,
+    timeout: float | None = None,
 ) -> str | None:
     """The follow-up as a standalone question, or ``None`` when the LLM gives nothing usable
     (unreachable, slow, an answer instead of a question): the caller then resolves it
@@ -271,7 +274,7 @@ def rewrite_followup(
     t0 = time.perf_counter()
     text = ""
     try:
-        stream = llm.stream(rewrite_messages(question, history, subject))
+        stream = llm.stream(rewrite_messages(question, history, subject, multi_document))
         try:
             for chunk in stream:
                 text += _chunk_text(chunk)

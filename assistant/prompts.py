@@ -96,16 +96,15 @@ def render(name: str, **variables: str) -> str:
     return render_text(text, str(template_path(name)), **variables)
 
 
-def abstention(subject: str = "telegram", plural: bool | None = None) -> str:
+def abstention(subject: str = "telegram", plural: bool = False) -> str:
     """The sentence that says the source does not answer, e.g. "The telegram does not say."
 
-    ``subject`` is "telegram" for the single seed document or "documents" for a collection;
-    ``plural`` defaults to whether ``subject`` ends in "s".
+    ``subject`` is "telegram" for the single seed document or "documents" for a collection,
+    ``plural`` True for a collection (``AnswerChain.multi_document``).
     """
-    plural = subject.endswith("s") if plural is None else plural
     return render("abstention", subject=subject, verb="do" if plural else "does")
 
 
-def subject_phrase(subject: str) -> str:
+def subject_phrase(subject: str, plural: bool = False) -> str:
     """How the system prompts name the source: "a telegram" / "a collection of documents"."""
-    return "a collection of documents" if subject.endswith("s") else f"a {subject}"
+    return "a collection of documents" if plural else f"a {subject}"

@@ -155,7 +155,7 @@ def collect(set_names=SETS, splits=("train", "dev"), progress: bool = True) -> l
                     lengths=[len(c.text) for c in cands], places=[(c.doc_id, *c.sentence) for c in cands],
                     kinds=[c.kind for c in cands], texts=[c.text for c in cands], question=resolved.text,
                     foreign=bool(q.weights) and not q.known and not any(c.features.get("cov") for c in cands),
-                    one_document=not chain.subject.endswith("s"),
+                    one_document=not chain.multi_document,
                 ))
                 history.append(reference_answer(item, documents))
         if progress:

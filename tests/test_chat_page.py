@@ -7,6 +7,7 @@ what the Python API answers for the same question and history.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -20,13 +21,13 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from assistant.answer import Answer, Citation, Passage  # noqa: E402
-from assistant.chat_page import (  # noqa: E402
+from assistant.answer import Answer, Citation, Passage
+from assistant.chat_page import (
     EXAMPLES,
     FeedbackLog,
+    SourceLibrary,
     answer_from_json,
     answer_to_json,
-    SourceLibrary,
     chat_message,
     check_exposure,
     conversation_markdown,
@@ -36,9 +37,9 @@ from assistant.chat_page import (  # noqa: E402
     retrieval_details,
     source_panel,
 )
-from assistant.config import SEEDS_DIR  # noqa: E402
-from assistant.documents import load_documents  # noqa: E402
-from assistant.errors import UserError  # noqa: E402
+from assistant.config import SEEDS_DIR
+from assistant.documents import load_documents
+from assistant.errors import UserError
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -527,16 +528,15 @@ def test_streamed_answer_grows_and_ends_with_the_final_answer(chat_page_assistan
     final = chat_page_assistant.ask(question)
     assert len(partials) >= 3
     texts = [p.answer for p in partials]
-    assert all(a != b and b.startswith(a.rstrip()) for a, b in zip(texts, texts[1:]))
+    assert all(a != b and b.startswith(a.rstrip()) for a, b in itertools.pairwise(texts))
     assert all(not p.citations for p in partials[:-1])
     assert comparable(partials[-1].to_dict()) == comparable(final.to_dict())
 
 
 @pytest.mark.slow
 def test_auth_is_required_when_configured(chat_page_assistant, tmp_path):
-    from gradio_client import Client
-
     from assistant.chat_page import build_app, launch
+    from gradio_client import Client
 
     app = build_app(chat_page_assistant, feedback_path=tmp_path / "f.jsonl", stream_delay=0)
     _, url, _ = launch(app, host="127.0.0.1", port=free_port(), auth=[("teacher", "pw")], block=False, quiet=True)
@@ -554,9 +554,8 @@ def test_auth_is_required_when_configured(chat_page_assistant, tmp_path):
 
 
 def test_a_busy_port_is_a_user_error(tmp_path):
-    from assistant.chat_page import launch
-
     import gradio as gr
+    from assistant.chat_page import launch
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -566,3 +565,24 @@ def test_a_busy_port_is_a_user_error(tmp_path):
             gr.Markdown("x")
         with pytest.raises(UserError, match=f"127.0.0.1:{port}"):
             launch(app, host="127.0.0.1", port=port, block=False, quiet=True)
+
+
+def test_warm_up_failure_is_logged_not_swallowed(caplog):
+    import logging
+
+    from assistant.chat_page import _warm_up
+    from assistant.errors import UserError
+
+    class Failing:
+        def __init__(self, exc: BaseException):
+            self.exc = exc
+
+        def ask(self, question, history):
+            raise self.exc
+
+    with caplog.at_level(logging.WARNING, logger="assistant.chat_page"):
+        _warm_up(Failing(UserError("no collection 'x' in the index")))
+        _warm_up(Failing(RuntimeError("boom")))
+    assert [r.levelname for r in caplog.records] == ["WARNING", "ERROR"]
+    assert "no collection 'x' in the index" in caplog.records[0].getMessage()
+    assert caplog.records[1].exc_info[0] is RuntimeError

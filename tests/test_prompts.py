@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from assistant import prompts
 from assistant.prompts import TEMPLATES, TemplateError
 
@@ -52,8 +51,13 @@ def test_templates_are_read_at_run_time(tmp_path, monkeypatch):
 
 def test_abstention_wording_agrees_with_its_subject():
     assert prompts.abstention("telegram") == "The telegram does not say."
-    assert prompts.abstention("documents") == "The documents do not say."
+    assert prompts.abstention("documents", plural=True) == "The documents do not say."
     assert prompts.abstention("document") == "The document does not say."
+
+
+def test_a_collection_is_named_as_one_in_the_system_prompts():
+    assert prompts.subject_phrase("telegram") == "a telegram"
+    assert prompts.subject_phrase("documents", plural=True) == "a collection of documents"
 
 
 def test_bad_template_syntax_is_a_clear_error(tmp_path, monkeypatch):
@@ -65,5 +69,5 @@ def test_bad_template_syntax_is_a_clear_error(tmp_path, monkeypatch):
 
 def test_missing_template_file_names_the_path(tmp_path, monkeypatch):
     monkeypatch.setenv("ASSISTANT_PROMPTS_DIR", str(tmp_path))
-    with pytest.raises(TemplateError, match="rewrite_user.txt"):
+    with pytest.raises(TemplateError, match=r"rewrite_user\.txt"):
         prompts.render("rewrite_user", history="", question="q?")

@@ -386,31 +386,22 @@ def test_file_over_the_size_limit_is_refused_with_the_setting_to_raise_it(tmp_pa
     assert not (tmp_path / "ix" / "chroma.sqlite3").exists()
 
 
-def test_long_document_is_written_in_slices_with_moving_progress(tmp_path, monkeypatch):
+def test_long_document_is_written_in_slices_with_moving_progress(tmp_path):
     """A document far longer than one slice: every chunk written, the same chunks as in one
     piece, and progress reported slice by slice (not once at the end)."""
-    import assistant.index as index_module
     from assistant.chunks import chunk_document
     from assistant.config import Settings
     from assistant.documents import load_documents
     from assistant.index import Index
+    from assistant.ingest import Ingest
 
     texts = [f.read_text(encoding="utf-8") for f in sorted(SEEDS.glob("*.txt"))]
     long_doc = tmp_path / "long.txt"
     long_doc.write_text("\n\n".join(texts * 12), encoding="utf-8")
-    monkeypatch.setattr(index_module, "_SLICE_UNITS", 64)
     steps: list[int] = []
     idx = Index(Settings.resolve(index=tmp_path / "ix", collection="long"))
-    real = idx._write_batch
-
-    def spy(batch, *args, advance=lambda n: None, **kw):
-        def counted(n):
-            steps.append(n)
-            advance(n)
-        return real(batch, *args, advance=counted, **kw)
-
-    monkeypatch.setattr(idx, "_write_batch", spy)
-    report = idx.ingest([long_doc], progress=False)
+    ingest = Ingest(idx.store, idx.lock, slice_units=64, on_progress=steps.append)
+    report = ingest.run([long_doc], progress=False)
     (doc,) = load_documents([long_doc])
     assert report.added == 1 and sum(steps) == len(doc.text)
     assert len([s for s in steps if s > 0]) >= 3

@@ -1,0 +1,389 @@
+"""Ingest: bring an index's collection up to date with document files.
+
+Why a manifest with a status: ingest marks a document ``pending`` before touching its
+chunks and ``complete`` after, so a process killed half-way leaves pending records that
+the next run sees and finishes (and that ``ask`` refuses to answer over silently).
+
+``Ingest(store, lock).run(paths)`` is the entry point; ``complete_pending()`` finishes an
+interrupted run from the pending documents' own sources.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.chroma_store import ChromaStore, unit_id
+from assistant.chunks import Chunk, chunk_document, document_context
+from assistant.documents import Document, assign_doc_ids, document_files, is_empty, load_documents
+from assistant.errors import UserError
+from assistant.index_lookups import read_manifest
+from assistant.write_lock import IndexBusy, WriteLock
+
+DOC_BATCH = 16  # documents embedded and written together (one pending→complete step)
+SLICE_UNITS = 512  # texts embedded and written at a time: bounds memory for a long document
+CONTEXT_WEIGHT = 0.5  # share of the document's heading vector in each window's vector
+_MARK_BATCH = 1000  # manifest records written per call when marking a run pending
+
+UnitKey = tuple[str, int, int]  # (doc_id, start, end) of a sentence or structural field
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    resumed: int = 0
+    chunks: int = 0
+    chars: int = 0
+
+    def line(self) -> str:
+        resumed = f"{self.resumed} of them finishing an interrupted ingest; " if self.resumed else ""
+        return (
+            f"{self.added} added, {self.updated} updated, {self.removed} removed, "
+            f"{self.unchanged} unchanged ({resumed}{self.chunks} chunks in the collection)"
+        )
+
+
+@dataclass
+class _Plan:
+    """What a run does: documents to (re)write, documents whose files are gone."""
+
+    todo: list[Document] = field(default_factory=list)
+    was: dict[str, str] = field(default_factory=dict)  # doc_id → "added" | "updated"
+    gone: list[str] = field(default_factory=list)
+
+
+class Ingest:
+    """Writes documents into a ``ChromaStore`` under its ``WriteLock``.
+
+    ``load`` reads document files (``load_documents``); ``slice_units`` bounds the texts
+    embedded at a time; ``on_progress(chars)`` hears each slice land (beside the bar)."""
+
+    def __init__(self, store: ChromaStore, lock: WriteLock, *,
+                 load: Callable[..., list[Document]] = load_documents,
+                 slice_units: int = SLICE_UNITS, doc_batch: int = DOC_BATCH,
+                 on_progress: Callable[[int], object] | None = None):
+        self.store = store
+        self.lock = lock
+        self.load = load
+        self.slice_units = slice_units
+        self.doc_batch = doc_batch
+        self.on_progress = on_progress
+
+    def run(self, paths: list[Path], progress: bool = True, rebuild: bool = False) -> IngestReport:
+        """Bring the collection up to date with ``paths``; safe to interrupt and re-run."""
+        loaded = self.load(paths, unique_ids=False)  # every read error surfaces before anything is written
+        docs = [d for d in loaded if not is_empty(d)]
+        for d in loaded:
+            if is_empty(d):
+                print(f"note: skipping an empty document (no text): {d.source}", file=sys.stderr)  # noqa: T201  (a user-facing note on stderr)
+        with self.lock.hold():
+            return self._run_locked(paths, docs, progress, rebuild)
+
+    __call__ = run
+
+    # --- one run ---------------------------------------------------------------------
+
+    def _run_locked(self, paths: list[Path], docs: list[Document], progress: bool, rebuild: bool,
+                    keep_paths: bool = False) -> IngestReport:
+        if rebuild:
+            self.store.drop_for_rebuild()
+        chunks_col, units_col, docs_col = self.store.collections(create=True)
+        self.store.use((chunks_col, units_col, docs_col))
+        self.store.prepare_embeddings(export=True)
+        manifest = read_manifest(docs_col)
+        assign_doc_ids(docs, manifest)
+        rel = _relative_sources(paths, docs, manifest if keep_paths else {})
+        report = IngestReport()
+        plan = self._plan(paths, docs, manifest, rel, report, docs_col)
+
+        # Mark the whole run pending first: a kill at any point leaves every unfinished
+        # document visibly pending, never a smaller index that looks complete.
+        todo, was = plan.todo, plan.was
+        for i in range(0, len(todo), _MARK_BATCH):
+            part = todo[i : i + _MARK_BATCH]
+            docs_col.upsert(ids=[d.doc_id for d in part], embeddings=[[0.0]] * len(part),
+                            metadatas=[_doc_meta(d, "pending", was=was[d.doc_id], rel_source=rel[d.doc_id])
+                                       for d in part])
+        bar = _progress(total=sum(len(d.text) for d in todo), enabled=progress and bool(todo))
+        with bar:
+            advance = bar.update if self.on_progress is None else _both(bar.update, self.on_progress)
+            for doc_id in plan.gone:
+                _remove(doc_id, manifest[doc_id], chunks_col, units_col, docs_col)
+                report.removed += 1
+            for i in range(0, len(todo), self.doc_batch):
+                batch = todo[i : i + self.doc_batch]
+                self._write_batch(batch, chunks_col, units_col, docs_col, advance=advance, rel=rel)
+                report.chars += sum(len(d.text) for d in batch)
+        report.chunks = chunks_col.count()
+        return report
+
+    @staticmethod
+    def _plan(paths: list[Path], docs: list[Document], manifest: dict[str, dict], rel: dict[str, str],
+              report: IngestReport, docs_col) -> _Plan:
+        """Sort the scanned documents into unchanged / to write, and find the removed ones
+        (manifest records under the ingested paths that the scan no longer has)."""
+        plan = _Plan(gone=_gone(paths, {d.doc_id for d in docs}, manifest))
+        for doc in docs:
+            meta = manifest.get(doc.doc_id)
+            if (meta and meta.get("sha256") == doc.sha256 and meta.get("source") == doc.source
+                    and meta.get("status") == "complete"):
+                report.unchanged += 1
+                if rel[doc.doc_id] and meta.get("rel_source") != rel[doc.doc_id]:
+                    docs_col.update(ids=[doc.doc_id], metadatas=[{**meta, "rel_source": rel[doc.doc_id]}])
+                continue
+            plan.todo.append(doc)
+            if meta is None:
+                plan.was[doc.doc_id] = "added"
+            elif meta.get("status") != "complete":
+                # Finishing an interrupted ingest: counted as what that run was doing.
+                report.resumed += 1
+                plan.was[doc.doc_id] = meta["was"] if meta.get("was") in ("added", "updated") else "updated"
+            else:
+                plan.was[doc.doc_id] = "updated"
+            if plan.was[doc.doc_id] == "added":
+                report.added += 1
+            else:
+                report.updated += 1
+        return plan
+
+    def _write_batch(self, batch: list[Document], chunks_col, units_col, docs_col,
+                     advance: Callable[[int], object] = lambda n: None, rel: dict[str, str] | None = None) -> None:
+        """Embed and write a few documents' units and chunks, in slices of at most
+        ``slice_units`` texts, so memory stays bounded however long a document is; then
+        mark the documents complete. ``advance(chars)`` reports progress as slices land."""
+        ids = [d.doc_id for d in batch]
+        chunks_col.delete(where={"doc_id": {"$in": ids}})
+        units_col.delete(where={"doc_id": {"$in": ids}})
+        writer = _SliceWriter(self.store, batch, chunks_col, units_col, advance)
+        n_chunks: dict[str, int] = {}
+        for doc in batch:
+            n = 0
+            for c in chunk_document(doc):
+                n += 1
+                writer.add(c)
+                if len(writer.units) >= self.slice_units:
+                    writer.flush()
+            n_chunks[doc.doc_id] = n
+        writer.flush()
+        advance(sum(max(0, len(d.text) - writer.done_chars[d.doc_id]) for d in batch))
+        docs_col.upsert(
+            ids=ids, embeddings=[[0.0]] * len(batch),
+            metadatas=[_doc_meta(d, "complete", chunks=n_chunks[d.doc_id], rel_source=(rel or {}).get(d.doc_id, ""))
+                       for d in batch],
+        )
+
+    # --- an interrupted run ----------------------------------------------------------
+
+    def complete_pending(self, progress: bool = False) -> IngestReport | None:
+        """Finish an interrupted ingest from the pending documents' own sources.
+
+        Only when no other process is writing: an ``ask`` during a running ingest answers
+        from the documents already complete (with a notice) instead of becoming a second writer."""
+        if not self._pending():
+            return None
+        if self.store.read_only:
+            print(f"note: the index at {self.store.where} is read-only and an ingest into it was interrupted; "  # noqa: T201  (a user-facing note on stderr)
+                  f"answering from the documents already indexed ({len(self._pending())} not)", file=sys.stderr)
+            return None
+        try:
+            with self.lock.hold(wait=False):
+                return self._complete_pending_locked(progress)
+        except IndexBusy:
+            n = len(self._pending())
+            print(f"note: an ingest is running in {self.store.where}; answering from the documents already "  # noqa: T201  (a user-facing note on stderr)
+                  f"indexed ({n} not yet)", file=sys.stderr)
+            return None
+
+    def _pending(self) -> list[dict]:
+        return [m for m in read_manifest(self.store.stores[2]).values() if m.get("status") != "complete"]
+
+    def _complete_pending_locked(self, progress: bool) -> IngestReport | None:
+        self.store.forget()
+        chunks_col, units_col, docs_col = self.store.stores
+        manifest = read_manifest(docs_col)
+        pending = {i: m for i, m in manifest.items() if m.get("status") != "complete"}
+        if not pending:
+            return None  # finished by the writer we may have waited for
+        report = IngestReport()
+        for doc_id, meta in list(pending.items()):  # removals cut short: finish them
+            if meta.get("was") == "removing":
+                _remove(doc_id, meta, chunks_col, units_col, docs_col)
+                report.removed += 1
+                del pending[doc_id]
+        if not pending:
+            return report
+        sources = sorted({Path(m.get("source", "").split("#")[0]) for m in pending.values()})
+        missing = [str(s) for s in sources if not s.exists()]
+        if missing:
+            raise UserError(
+                f"the index at {self.store.where} is incomplete (an ingest was interrupted) and its source "
+                f"{missing[0]} is gone; run: {self.store.rebuild_command('PATH')}"
+            )
+        print(f"note: completing an interrupted ingest of {len(pending)} document(s) in {self.store.where}",  # noqa: T201  (a user-facing note on stderr)
+              file=sys.stderr)
+        docs = [d for d in self.load(sources, unique_ids=False) if not is_empty(d)]
+        return self._run_locked(sources, docs, progress, rebuild=False, keep_paths=True)
+
+
+class _SliceWriter:
+    """Embeds and writes one batch's units and chunks a slice at a time.
+
+    A window's vector is the mean of its sentences' vectors, leaning towards its document's
+    heading and date (see chunks.py); a structural field's vector is its own unit's."""
+
+    def __init__(self, store: ChromaStore, batch: list[Document], chunks_col, units_col,
+                 advance: Callable[[int], object]):
+        import numpy as np
+
+        self.store = store
+        self.chunks_col = chunks_col
+        self.units_col = units_col
+        self.advance = advance
+        self.ids = [d.doc_id for d in batch]
+        self.contexts = np.asarray(store.embeddings.embed_documents([document_context(d) for d in batch]),
+                                   dtype=np.float32)
+        self.step = max(1, min(5000, store.client.get_max_batch_size()))
+        self.chunks: list[Chunk] = []
+        self.units: dict[UnitKey, str] = {}  # this slice's units to embed
+        self.unit_meta: dict[UnitKey, dict] = {}
+        self.recent: dict = {}  # the previous slice's vectors (windows overlap)
+        self.done_chars = {d.doc_id: 0 for d in batch}
+
+    def add(self, c: Chunk) -> None:
+        """Queue a chunk and its units: each sentence once, plus each structural field
+        (embedded with its description)."""
+        self.chunks.append(c)
+        if c.kind in ("body", "notes"):
+            for s, e in c.sentences:
+                key = (c.doc_id, s, e)
+                if key not in self.recent and key not in self.units:
+                    self.units[key] = c.text[s - c.start : e - c.start]
+                    self.unit_meta[key] = {"doc_id": c.doc_id, "start": s, "end": e, "kind": c.kind}
+        else:
+            key = (c.doc_id, c.start, c.end)
+            self.units[key] = c.search_text
+            self.unit_meta[key] = {"doc_id": c.doc_id, "start": c.start, "end": c.end, "kind": c.kind}
+
+    def flush(self) -> None:
+        import numpy as np
+
+        keys = list(self.units)
+        vectors = np.asarray(self.store.embeddings.embed_documents([self.units[k] for k in keys]), dtype=np.float32) \
+            if keys else np.zeros((0, 0), dtype=np.float32)
+        vec_of = {**self.recent, **{k: vectors[i] for i, k in enumerate(keys)}}
+        chunk_vectors = [self._chunk_vector(c, vec_of) for c in self.chunks]
+        step = self.step
+        for j in range(0, len(keys), step):
+            part = keys[j : j + step]
+            self.units_col.add(
+                ids=[unit_id(k) for k in part], embeddings=vectors[j : j + step].tolist(),
+                documents=[self.units[k] for k in part], metadatas=[self.unit_meta[k] for k in part],
+            )
+        for j in range(0, len(self.chunks), step):
+            chunks = self.chunks[j : j + step]
+            self.chunks_col.add(
+                ids=[c.id for c in chunks], embeddings=chunk_vectors[j : j + step],
+                documents=[c.text for c in chunks], metadatas=[c.metadata() for c in chunks],
+            )
+        self.advance(self._moved())
+        self.recent = {k: vec_of[k] for k in keys}
+        self.chunks.clear()
+        self.units.clear()
+        self.unit_meta.clear()
+
+    def _chunk_vector(self, c: Chunk, vec_of: dict) -> list[float]:
+        import numpy as np
+
+        if c.kind in ("body", "notes"):
+            v = np.mean([vec_of[(c.doc_id, s, e)] for s, e in c.sentences], axis=0)
+            v = v / (np.linalg.norm(v) or 1.0) + CONTEXT_WEIGHT * self.contexts[self.ids.index(c.doc_id)]
+        else:
+            v = vec_of[(c.doc_id, c.start, c.end)]
+        return (v / (np.linalg.norm(v) or 1.0)).tolist()
+
+    def _moved(self) -> int:
+        """Characters of text the flushed windows reach beyond what was reported before
+        (windows come in text order; a field may lie anywhere)."""
+        moved = 0
+        for c in self.chunks:
+            if c.kind in ("body", "notes") and c.end > self.done_chars[c.doc_id]:
+                moved += c.end - self.done_chars[c.doc_id]
+                self.done_chars[c.doc_id] = c.end
+        return moved
+
+
+def _remove(doc_id: str, meta: dict, chunks_col, units_col, docs_col) -> None:
+    docs_col.upsert(ids=[doc_id], metadatas=[{**meta, "status": "pending", "was": "removing"}], embeddings=[[0.0]])
+    chunks_col.delete(where={"doc_id": doc_id})
+    units_col.delete(where={"doc_id": doc_id})
+    docs_col.delete(ids=[doc_id])
+
+
+def _doc_meta(doc: Document, status: str, **extra) -> dict:
+    return {"sha256": doc.sha256, "source": doc.source, "title": doc.title, "date": doc.date or "",
+            "status": status, **extra}
+
+
+def _relative_sources(paths: list[Path], docs: list[Document], kept: dict[str, dict]) -> dict[str, str]:
+    """Each document's path from the ingested folder; ``kept`` (finishing an interrupted
+    ingest from its files) supplies the folder-relative path the first run recorded."""
+    shown = _ingest_relative(paths)
+    rel = {d.doc_id: shown.get(d.source.split("#")[0], "") for d in docs}
+    for d in docs:
+        if kept.get(d.doc_id, {}).get("rel_source"):
+            rel[d.doc_id] = kept[d.doc_id]["rel_source"]
+    return rel
+
+
+def _gone(paths: list[Path], scanned: set[str], manifest: dict[str, dict]) -> list[str]:
+    """Manifest records under the ingested paths whose documents the scan no longer has."""
+    folders = [p.resolve() for p in paths if p.is_dir()]
+    files = {str(p.resolve()) for p in document_files([p for p in paths if not p.is_dir()])}
+    return [
+        doc_id for doc_id, meta in manifest.items()
+        if doc_id not in scanned and (
+            meta.get("source", "").split("#")[0] in files
+            or any(_inside(meta.get("source", "").split("#")[0], f) for f in folders)
+        )
+    ]
+
+
+def _ingest_relative(paths: list[Path]) -> dict[str, str]:
+    """Each document file under ``paths`` → its path from the ingested folder, that folder's
+    name first ("frus1941/frus1941v06_d1.txt"); a file named by itself → its name."""
+    out: dict[str, str] = {}
+    for p in paths:
+        root = p.resolve()
+        if p.is_dir():
+            for f in document_files([p]):
+                out[str(f.resolve())] = str(Path(root.name) / f.resolve().relative_to(root))
+        else:
+            out[str(root)] = root.name
+    return out
+
+
+def _inside(path: str, folder: Path) -> bool:
+    try:
+        Path(path).resolve().relative_to(folder)
+        return True
+    except ValueError:
+        return False
+
+
+def _both(first: Callable[[int], object], second: Callable[[int], object]) -> Callable[[int], None]:
+    def both(n: int) -> None:
+        first(n)
+        second(n)
+    return both
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="char", unit_scale=True, desc="ingest", disable=not enabled,
+                file=sys.stderr, leave=False)
