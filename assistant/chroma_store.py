@@ -140,7 +140,7 @@ class ChromaStore:
         snapshot = Path(tempfile.mkdtemp(prefix="assistant-read-only-index-"))
         atexit.register(shutil.rmtree, snapshot, True)
         def skip(folder, names):  # derived files, read in place (cache_dir); only Chroma's own are copied
-            return {"onnx", "bm25", LOCK_FILE, "weights-sha256.json"} & set(names) if Path(folder) == path else set()
+            return {"onnx", "bm25", "vectors", LOCK_FILE, "weights-sha256.json"} & set(names) if Path(folder) == path else set()
 
         try:
             shutil.copytree(path, snapshot, ignore=skip, copy_function=shutil.copyfile, dirs_exist_ok=True)
@@ -305,9 +305,9 @@ class ChromaStore:
             if name in self.collection_names():
                 self.client.delete_collection(name)
         self.forget()
-        bm25 = self.cache_dir / "bm25"
-        if bm25.exists():
-            shutil.rmtree(bm25, ignore_errors=True)
+        for derived in (self.cache_dir / "bm25", self.cache_dir / "vectors"):  # rebuilt from the collection
+            if derived.exists():
+                shutil.rmtree(derived, ignore_errors=True)
 
     def drop_for_rebuild(self) -> None:
         """``--rebuild``: drop the collection; an index too damaged to open is moved aside
