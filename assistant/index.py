@@ -28,11 +28,15 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlparse
 
+from assistant.answer import register_ingest_paths
 from assistant.chunks import CHUNKER_VERSION, Chunk, chunk_document, document_context
 from assistant.config import DEFAULT_COLLECTION, SEEDS_DIR, Settings
-from assistant.documents import Document, assign_doc_ids, document_files, is_empty, load_documents
-from assistant.embeddings import LocalEmbeddings, weights_sha256
+from assistant.documents import Document, assign_doc_ids, is_empty
+from assistant.embeddings import LocalEmbeddings
 from assistant.errors import DamagedIndex, UserError
+from assistant.loaders import document_files, load_documents
+from assistant.model_files import weights_sha256
+from assistant.onnx_embed import default_export_dir
 
 INDEX_FORMAT = 1
 _DOC_BATCH = 16  # documents embedded and written together (one pending→complete step)
@@ -319,8 +323,6 @@ class Index:
         torch import on the ask path); ``export`` (ingest) makes or refreshes it first."""
         if not hasattr(self.embeddings, "use_onnx"):
             return False
-        from assistant.onnx_embed import default_export_dir
-
         return self.embeddings.use_onnx(default_export_dir(self.cache_dir),
                                         self.model_identity()["weights_sha256"], export=export)
 
@@ -741,8 +743,6 @@ def open_for_query(settings: Settings, embeddings: LocalEmbeddings | None = None
                 index.ingest(default_paths(), progress=False)
     index.stores  # noqa: B018  (opens and checks the model)
     index.complete_pending()
-    from assistant.answer import register_ingest_paths
-
     register_ingest_paths({m["source"].split("#")[0]: m["rel_source"] for m in index.manifest().values()
                            if m.get("source") and m.get("rel_source")})
     return index

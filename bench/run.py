@@ -396,7 +396,7 @@ def scale(tmp: Path, steps: list[int], questions: list[str]) -> dict:
     import dataclasses
 
     import assistant.index as index_module
-    from assistant.documents import load_documents
+    from assistant.loaders import load_documents
 
     parsed: dict[str, object] = {}
 

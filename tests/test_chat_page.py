@@ -37,7 +37,7 @@ from assistant.chat_page import (  # noqa: E402
     source_panel,
 )
 from assistant.config import SEEDS_DIR  # noqa: E402
-from assistant.documents import load_documents  # noqa: E402
+from assistant.loaders import load_documents  # noqa: E402
 from assistant.errors import UserError  # noqa: E402
 
 XSS = "<img src=x onerror=alert(1)>"
