@@ -32,7 +32,7 @@ class LocalEmbeddings(Embeddings):
     def model(self):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        import torch
+        import torch  # torch + sentence-transformers: seconds to import, only when this route embeds
         import transformers
         from sentence_transformers import SentenceTransformer
 
@@ -84,7 +84,7 @@ class LocalEmbeddings(Embeddings):
             return []
         if self.onnx is not None:
             return self.onnx.embed_documents(list(texts))
-        import torch
+        import torch  # seconds to import: only on this route, never when the ONNX export embeds
 
         # Batches (ingest) use every core; single queries one thread (steadier on shared cores).
         torch.set_num_threads((os.cpu_count() or 1) if len(texts) > 8 else self.threads)

@@ -192,7 +192,7 @@ def _write_export(model_path: Path, tmp: Path, weights_sha256: str) -> None:
     """The export itself (torch): model.onnx, tokenizer.json, manifest.partial in ``tmp``."""
     mode, normalize, max_len = _pooling_config(model_path)
 
-    import torch
+    import torch  # torch + transformers (seconds): only to make an export, never to query
     import transformers
     from transformers import AutoModel
 

@@ -90,7 +90,7 @@ class Lexicon:
 
     def _load(self, folder) -> dict | None:
         """The cached BM25 index, or None (with a one-line notice) when it is damaged."""
-        import bm25s
+        import bm25s  # ~0.25 s (scipy): only when the keyword index is loaded or built
 
         try:
             meta = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
@@ -109,7 +109,7 @@ class Lexicon:
         return meta
 
     def _build(self, index: Index, folder) -> dict:
-        import bm25s
+        import bm25s  # ~0.25 s (scipy): only when the keyword index is loaded or built
 
         chunks = index.all_chunks()
         tokens = tokenize([c.search_text for c in chunks])
