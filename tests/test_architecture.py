@@ -1,7 +1,8 @@
 """The package's shape: no import cycles (function-level imports included), every module documented.
 
-The layer order itself is checked by import-linter (``lint-imports``, ``[tool.importlinter]`` in
-pyproject.toml); this test catches a cycle among modules of one layer too, and says which.
+The layer order is import-linter's contract (``[tool.importlinter]`` in pyproject.toml), run here
+as ``lint-imports`` would run it, so the test suite (CI) enforces it; the cycle check also catches
+a cycle among modules of one layer, and says which.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import grimp
+from importlinter.cli import lint_imports
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
@@ -68,6 +70,11 @@ def test_the_package_has_no_import_cycles():
     graph = grimp.build_graph("assistant")  # counts imports inside functions too
     found = cycles(graph)
     assert not found, "import cycles: " + "; ".join(" -> ".join(c) for c in found)
+
+
+def test_imports_follow_the_layers_of_pyproject():
+    # On failure the captured output names each illegal import and its line.
+    assert lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True) == 0
 
 
 def test_architecture_doc_names_every_module():
