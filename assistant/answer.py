@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-
 
 # source → its path relative to the folder it was ingested from ("dupA/report.txt"), from
 # the manifest of each index opened for answering (``index.open_for_query``).
@@ -101,9 +102,20 @@ class Answer:
             "timings_ms": dict(self.timings_ms),
         }
 
-    def __add__(self, later: "Answer") -> "Answer":
+    def __add__(self, later: Answer) -> Answer:
         # Streamed Answers are snapshots, not deltas: the later one supersedes.
         return later
 
-    def replace(self, **changes) -> "Answer":
+    def replace(self, **changes) -> Answer:
         return replace(self, **changes)
+
+
+def progressive(final: Answer) -> Iterator[Answer]:
+    """The answer word by word as partial Answers (no citations yet), then the final one."""
+    words = re.findall(r"\S+\s*", final.answer)
+    text = ""
+    for w in words[:-1]:
+        text += w
+        yield Answer(question=final.question, answer=text, abstained=final.abstained,
+                     resolved_question=final.resolved_question, mode=final.mode)
+    yield final

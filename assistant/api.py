@@ -10,7 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from assistant.answer import Answer
+from assistant.chain import AnswerChain
 from assistant.config import DEFAULT_K, Settings, check_question
+from assistant.index import open_for_query
+from assistant.llm import make_llm
+from assistant.retrieval import Filters, HybridRetriever
 
 
 class Assistant:
@@ -30,10 +34,6 @@ class Assistant:
         date_from: str | None = None,
         date_to: str | None = None,
     ) -> Assistant:
-        from assistant.chain import AnswerChain
-        from assistant.index import open_for_query
-        from assistant.retrieval import Filters, HybridRetriever
-
         settings = Settings.resolve(index=index, collection=collection)
         store = open_for_query(settings)
         retriever = HybridRetriever(
@@ -42,8 +42,6 @@ class Assistant:
         counts = store.counts()
         subject = "telegram" if counts["documents"] == 1 and _is_telegram(store) else (
             "document" if counts["documents"] == 1 else "documents")
-        from assistant.llm import make_llm
-
         # llm: the --llm / ASSISTANT_LLM spec ("none", "local", "ollama:M", "openai:M")
         chain = AnswerChain(retriever, subject=subject, llm=make_llm(llm), multi_document=counts["documents"] != 1)
         return cls(store, chain, llm=llm)

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from assistant.chunks import Chunk
-from assistant.question import words
+from assistant.text import words
 
 MAX_SEGMENTS = 3
 MIN_CLAUSE_CHARS = 12

@@ -12,18 +12,23 @@ deterministic: ties are broken by ids and offsets, never by iteration order.
 
 from __future__ import annotations
 
-import re
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from langchain_core.runnables import RunnableGenerator
 
 from assistant import candidates as cands
 from assistant import decision as decisions
-from assistant import features, followup, lead as leads, question as questions, scoring, spelling
-from assistant.answer import Answer, Citation, Passage
+from assistant import features, followup, scoring, spelling
+from assistant import lead as leads
+from assistant import question as questions
+from assistant.answer import Answer, Citation, Passage, progressive
 from assistant.citations import verify
-from assistant.retrieval import HybridRetriever, stems
+from assistant.generative import rewrite_followup, stream_generative
+from assistant.grounding import GroundingChecker
+from assistant.prompts import abstention
+from assistant.retrieval import HybridRetriever
+from assistant.text import stems
 
 PARTNER_FIELDS = {"sender": "signature", "signature": "sender"}  # who sent it: office and name together
 
@@ -37,14 +42,13 @@ class AnswerChain:
         self.llm = llm  # a LangChain chat model (assistant.llm.make_llm) or None: extractive only
         self.model_path = model_path  # the answer model file; default assistant/data/answer_model.json
         self.runnable = RunnableGenerator(self._stream, name="GroundedAnswer")
+        self._grounding: GroundingChecker | None = None  # made on the first LLM answer (it embeds)
 
     # --- steps ---------------------------------------------------------------------
 
     def answer(self, question: str, history: list[Answer] | None = None, use_llm: bool = True) -> Answer:
         if use_llm and self.llm is not None:  # checked LLM sentences on top of this extractive answer
-            from assistant.generative import stream_chain
-
-            return list(stream_chain(self, question, history))[-1]
+            return list(self._llm_answers(question, history))[-1]
         t0 = time.perf_counter()
         typed = self._respell(question)
         resolved = self._resolve(typed, history)
@@ -76,8 +80,6 @@ class AnswerChain:
         when its rewrite is unusable), the deterministic resolution."""
         resolved = followup.resolve(question, history)
         if self.llm is not None and history:
-            from assistant.generative import rewrite_followup
-
             rewritten = rewrite_followup(self.llm, question, history, subject=self.subject,
                                          multi_document=self.multi_document)
             if rewritten:
@@ -106,8 +108,6 @@ class AnswerChain:
                                (chunk.start, chunk.end), chunk.search_text)
 
     def _compose(self, question: str, q, resolved, decision: decisions.Decision, hits) -> Answer:
-        from assistant.prompts import abstention
-
         passages = tuple(_passage(chunk, info) for chunk, info in hits)
         related = tuple(c for c in (_citation(c, i + 1) for i, c in enumerate(decision.related)) if c)
         if decision.abstained:
@@ -167,29 +167,38 @@ class AnswerChain:
         return Answer(question=question, answer=text, abstained=False, citations=tuple(citations),
                       related=related, lead=lead_text, resolved_question=resolved.text, passages=passages)
 
+    def _llm_answers(self, question: str, history: list[Answer] | None = None) -> Iterator[Answer]:
+        """With an LLM: the extractive answer, then partial ``Answer``s as checked sentences
+        arrive (generative.py), then the final one (what ``Assistant.stream`` yields)."""
+        t0 = time.perf_counter()
+        extractive = self.answer(question, history, use_llm=False)
+        if self._grounding is None:
+            self._grounding = GroundingChecker(self.retriever.index.embeddings)
+        text = ""
+        for item in stream_generative(self.llm, extractive.resolved_question or question, extractive.passages,
+                                      extractive, history, subject=self.subject,
+                                      multi_document=self.multi_document, checker=self._grounding):
+            if isinstance(item, str):
+                text += item
+                yield Answer(question=question, answer=text, abstained=False,
+                             resolved_question=extractive.resolved_question, mode="llm")
+                continue
+            final = item.replace(timings_ms={**item.timings_ms,
+                                             "total": round((time.perf_counter() - t0) * 1000, 2)})
+            if text:
+                yield final
+            else:
+                yield from progressive(final)
+
     # --- Runnable --------------------------------------------------------------------
 
     def _stream(self, inputs: Iterator[dict]) -> Iterator[Answer]:
         for item in inputs:
             if self.llm is not None:  # partial answers as the LLM's checked sentences arrive
-                from assistant.generative import stream_chain
-
-                yield from stream_chain(self, item["question"], item.get("history"))
+                yield from self._llm_answers(item["question"], item.get("history"))
                 continue
             final = self.answer(item["question"], item.get("history"))
-            for partial in progressive(final):
-                yield partial
-
-
-def progressive(final: Answer) -> Iterator[Answer]:
-    """The answer word by word as partial Answers (no citations yet), then the final one."""
-    words = re.findall(r"\S+\s*", final.answer)
-    text = ""
-    for w in words[:-1]:
-        text += w
-        yield Answer(question=final.question, answer=text, abstained=final.abstained,
-                     resolved_question=final.resolved_question, mode=final.mode)
-    yield final
+            yield from progressive(final)
 
 
 def _capitalize(s: str) -> str:

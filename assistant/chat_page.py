@@ -29,7 +29,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from assistant.answer import Answer, Citation, display_source
+from assistant.answer import Answer, Citation, Passage, display_source
+from assistant.citations import source_text
 from assistant.config import check_question
 from assistant.errors import UserError
 
@@ -398,8 +399,6 @@ def answer_from_json(data: Mapping[str, Any]) -> Answer:
         return tuple(Citation(**{k: v for k, v in dict(c).items() if k in Citation.__dataclass_fields__})
                      for c in items or ())
 
-    from assistant.answer import Passage
-
     passages = []
     for p in data.get("passages") or ():
         p = {k: v for k, v in dict(p).items() if k in Passage.__dataclass_fields__}
@@ -456,8 +455,6 @@ class SourceLibrary(Mapping):
         self._manifest = {k: dict(v) for k, v in manifest.items()}
 
     def __getitem__(self, doc_id: str) -> SourceDocument:
-        from assistant.citations import source_text
-
         meta = self._manifest[doc_id]
         text = source_text(meta["source"])
         if text is None:  # e.g. a shared Chroma server whose files are elsewhere
@@ -1252,7 +1249,7 @@ def serve(
     """``assistant serve``: open the index and serve the chat page."""
     auth = read_auth()
     check_exposure(host, auth, insecure)  # before the (slow) index opens: report a mistake at once
-    from assistant import Assistant
+    from assistant import Assistant  # LangChain, Chroma (~0.5 s): after the exposure check, so a mistake shows at once
 
     kwargs: dict[str, Any] = {}
     if index is not None:

@@ -16,8 +16,10 @@ from urllib.parse import urlparse
 
 from assistant.chunks import CHUNKER_VERSION
 from assistant.config import DEFAULT_COLLECTION, Settings
-from assistant.embeddings import LocalEmbeddings, weights_sha256
+from assistant.embeddings import LocalEmbeddings
 from assistant.errors import DamagedIndex, UserError
+from assistant.model_files import weights_sha256
+from assistant.onnx_embed import default_export_dir
 
 INDEX_FORMAT = 1
 LOCK_FILE = "ingest.lock"
@@ -293,7 +295,6 @@ class ChromaStore:
         torch import on the ask path); ``export`` (ingest) makes or refreshes it first."""
         if not hasattr(self.embeddings, "use_onnx"):
             return False
-        from assistant.onnx_embed import default_export_dir
 
         return self.embeddings.use_onnx(default_export_dir(self.cache_dir),
                                         self.model_identity()["weights_sha256"], export=export)

@@ -13,14 +13,14 @@ from functools import lru_cache
 from pathlib import Path
 
 from assistant.answer import Citation
+from assistant.documents import read_text
 from assistant.errors import UserError
+from assistant.loaders import XML_SUFFIXES, load_file
 
 
 @lru_cache(maxsize=64)
 def _texts_in(path: str, mtime_ns: int) -> dict[str, str]:
     """{document source: text} of one file as it is now (mtime keys the cache)."""
-    from assistant.documents import XML_SUFFIXES, load_file, read_text
-
     p = Path(path)
     if p.suffix.lower() not in XML_SUFFIXES:  # a text file is its document: no parsing (no NLTK on `ask`)
         return {str(p.resolve()): read_text(p)}

@@ -14,8 +14,9 @@ from typing import List, Optional
 
 import typer
 
-from assistant.config import DEFAULT_K
-from assistant.errors import UserError
+from assistant.answer import display_source
+from assistant.config import DEFAULT_K, Settings, check_question
+from assistant.errors import DamagedIndex, UserError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -51,8 +52,7 @@ def ingest(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Add documents to the index (idempotent: unchanged files add nothing)."""
-    from assistant.config import Settings
-    from assistant.index import Index, default_paths
+    from assistant.index import Index, default_paths  # heavy (LangChain, Chroma): keeps --help instant
 
     idx = Index(Settings.resolve(index=index, collection=collection))
     report = idx.ingest(list(paths) if paths else default_paths(), progress=not quiet, rebuild=rebuild)
@@ -75,8 +75,6 @@ def _print_answer(answer, as_json: bool, text_shown: bool = False) -> None:
     listed = answer.citations or answer.related
     if listed:
         console.print("related passages:" if answer.abstained else "", style="dim", end="\n" if answer.abstained else "")
-    from assistant.answer import display_source
-
     for c in listed:
         console.print(
             f"[{c.n}] {escape(display_source(c.source))}:{c.start}-{c.end}  “{escape(c.quote)}”",
@@ -97,8 +95,7 @@ def ask(
     llm: Optional[str] = LlmOpt,
 ) -> None:
     """Answer one question from the indexed documents."""
-    from assistant.api import Assistant
-    from assistant.config import check_question
+    from assistant.api import Assistant  # heavy (LangChain, Chroma): keeps --help instant
 
     check_question(question)  # before loading anything
     filters = _filters(doc, date_from, date_to)
@@ -122,7 +119,7 @@ def chat(
     llm: Optional[str] = LlmOpt,
 ) -> None:
     """A conversation: one question per line on stdin; follow-ups use the history."""
-    from assistant.api import Assistant
+    from assistant.api import Assistant  # heavy (LangChain, Chroma): keeps --help instant
 
     filters = _filters(doc, date_from, date_to)
     assistant = Assistant.open(index=index, collection=collection, k=k, llm=llm, **filters)
@@ -251,8 +248,7 @@ def collections(
     as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
 ) -> None:
     """List the collections in the index with their document and chunk counts."""
-    from assistant.config import Settings
-    from assistant.index import Index
+    from assistant.index import Index  # heavy (LangChain, Chroma): keeps --help instant
 
     settings = Settings.resolve(index=index, collection=collection)
     idx = Index(settings)
@@ -318,7 +314,8 @@ def train(
     set_name: Optional[list[str]] = typer.Option(None, "--set", help="Eval set(s) to learn from (default: telegram, frus1941)."),
 ) -> None:
     """Fit the answer scorer on the bank's train split, calibrate it on dev (never reads test)."""
-    from assistant.train import SETS, train as fit_model
+    from assistant.train import SETS  # heavy (LangChain, Chroma): keeps --help instant
+    from assistant.train import train as fit_model
 
     fit_model(out, tuple(set_name or SETS))
 
@@ -403,8 +400,6 @@ def _run(held) -> None:
     try:
         app()
     except UserError as exc:
-        from assistant.errors import DamagedIndex
-
         if isinstance(exc, DamagedIndex) and held is not None:
             held.keep = False  # Chroma's panic report: replaced by this one line
         _err(str(exc))
@@ -414,7 +409,7 @@ def _run(held) -> None:
     except BaseException as exc:  # noqa: B036  (Chroma's Rust panics are BaseExceptions)
         if isinstance(exc, SystemExit):
             raise
-        from assistant.index import failure_error
+        from assistant.index import failure_error  # ~0.5 s: only when something failed
 
         error = failure_error(exc)
         if error is None:

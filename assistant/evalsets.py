@@ -22,6 +22,7 @@ import yaml
 
 from assistant.config import PROJECT_ROOT
 from assistant.errors import UserError
+from assistant.loaders import load_documents
 
 TYPES = ("who", "when", "where", "what", "which", "why", "how", "yesno", "list", "count", "summary",
          "unanswerable", "follow-up")
@@ -433,8 +434,6 @@ def _document_file(corpus: Path, doc_id: str, set_path: Path) -> Path:
 
 def load_set_documents(evalset: EvalSet) -> dict:
     """The set's documents by doc_id (``assistant.documents.Document``)."""
-    from assistant.documents import load_documents
-
     if not evalset.corpus.is_dir():
         raise UserError(
             f"{evalset.path}: corpus folder not found: {evalset.corpus} "

@@ -22,6 +22,8 @@ from typing import Optional
 
 import typer
 
+from assistant import metrics
+from assistant.config import PROJECT_ROOT, Settings
 from assistant.errors import UserError
 
 RESULTS_FORMAT = 1
@@ -64,8 +66,6 @@ def default_index_dir(set_name: str) -> Path:
     env = os.environ.get("ASSISTANT_EVAL_INDEX_DIR")
     if env:
         return Path(env) / set_name
-    from assistant.config import PROJECT_ROOT
-
     return PROJECT_ROOT / ".index" / f"eval-{set_name}"
 
 
@@ -79,7 +79,7 @@ def run_set(evalset, *, index_dir: Path, progress: bool = False, k: int | None =
     document (see ``evals/README.md``). The index always holds all the set's documents, so an
     item's answer does not depend on the split it is run with. ``dialogues`` keeps only the first
     N dialogues of the split (a quick subset)."""
-    from assistant.evalsets import load_set_documents, locate_evidence
+    from assistant.evalsets import load_set_documents, locate_evidence  # yaml, lxml: ~0.1 s the CLI need not pay
 
     evalset = evalset.split(split)
     if dialogues is not None:
@@ -104,8 +104,6 @@ def run_set(evalset, *, index_dir: Path, progress: bool = False, k: int | None =
                 bar.update(1)
 
     similarities = _similarities(embeddings, answers)
-    from assistant import metrics
-
     results = []
     for (item, answer, wall_ms), sim in zip(answers, similarities):
         latency = (answer.get("timings_ms") or {}).get("total", wall_ms)
@@ -135,8 +133,6 @@ def run_set(evalset, *, index_dir: Path, progress: bool = False, k: int | None =
 
 
 def _gap(by_split: dict) -> dict | None:
-    from assistant import metrics
-
     gap = metrics.split_gap(by_split)
     return None if gap is None else {name: _rounded(row) for name, row in gap.items()}
 
@@ -144,8 +140,7 @@ def _gap(by_split: dict) -> dict | None:
 def _open_assistant(evalset, index_dir: Path, k: int | None = None, llm: str | None = None):
     """Build (or bring up to date) the set's own index and open an Assistant on it."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from assistant import Assistant
-    from assistant.config import Settings
+    from assistant import Assistant  # LangChain, Chroma (~0.5 s): only when the eval runs
     from assistant.index import Index
 
     collection = f"eval-{evalset.name}"
@@ -170,8 +165,6 @@ def _open_assistant(evalset, index_dir: Path, k: int | None = None, llm: str | N
 
 
 def _similarities(embeddings, answers) -> list[float]:
-    from assistant import metrics
-
     texts = []
     for item, answer, _ in answers:
         texts += [metrics.answer_text(answer) or " ", item.answer]
@@ -279,8 +272,6 @@ def baseline_for_split(baseline: dict, split: str, item_ids=()) -> dict:
     items = [r for r in baseline["items"] if r.get("split") == split or (r.get("split") is None and r["id"] in wanted)]
     stored = (baseline.get("by_split") or {}).get(split)
     if stored is None:
-        from assistant import metrics
-
         stored = _rounded(metrics.aggregate([r["scores"] for r in items])) if items else {}
     return {**baseline, "items": items, "aggregates": stored}
 
@@ -371,7 +362,7 @@ def run_eval(set_name: str, *, baseline: Path | None = None, out: Path | None = 
     """The command's work; returns the exit code (0, or 1 on a regression against the baseline)."""
     from rich.console import Console
 
-    from assistant.evalsets import load_set
+    from assistant.evalsets import load_set  # yaml, lxml: ~0.1 s the CLI need not pay
 
     if split not in SPLIT_CHOICES:
         raise UserError(f"unknown split {split!r} (one of: {', '.join(SPLIT_CHOICES)})")
@@ -401,7 +392,7 @@ def run_eval(set_name: str, *, baseline: Path | None = None, out: Path | None = 
     results = run_set(evalset, index_dir=index_dir, progress=console.is_terminal, k=k, llm=llm, split=split)
     comparison = compare(results, baseline_doc, tolerances) if baseline_doc else None
 
-    from assistant import report
+    from assistant import report  # matplotlib, rich tables: only to write the report
 
     report.print_summary(results, comparison, console=console)
     if out is not None:

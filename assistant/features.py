@@ -7,15 +7,17 @@ documents. ``NAMES`` fixes their order (the model file stores weights by name).
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from functools import lru_cache
 
 from assistant.candidates import Candidate
 from assistant.chunks import FIELD_DESCRIPTIONS
+from assistant.question import TYPES, Question
+from assistant.text import function_words_title, generic_stems, ordered_words, text_keys, word_keys, words
 
 FIELD_KINDS = tuple(FIELD_DESCRIPTIONS)  # structural fields (sender, recipient, signature, dateline, …)
-from assistant.question import TYPES, Question, generic_stems, ordered_words, word_keys, words
 
 NAMES = (
     "dense", "dense_rel", "dense_body", "dense_body_rel", "dense_field_rel", "cov", "cov_rel", "sent_cov", "own_cov", "prox",
@@ -60,8 +62,6 @@ class _Tokens:
                                lw in lists["reason"], lw))
 
     def range(self, start: int, end: int) -> tuple[int, int]:
-        import bisect
-
         return bisect.bisect_left(self.pos, start), bisect.bisect_left(self.pos, end)
 
 
@@ -86,8 +86,6 @@ def _proximity_of(matched: list[frozenset]) -> float:
 
 @lru_cache(maxsize=1)
 def _lists() -> dict:
-    from assistant.question import function_words_title
-
     return {"fw": words("function_words"), "generic": generic_stems(), "fw_title": function_words_title(),
             "months": frozenset(ordered_words("months")), "numbers": words("number_words"),
             "modal": words("modal_verbs"), "neg": words("negations"), "reason": words("reason_words"),
@@ -199,7 +197,7 @@ def compute(q: Question, candidates: list[Candidate], context_spans: list[tuple[
 
 @lru_cache(maxsize=4096)
 def _heading_keys(text: str) -> frozenset:
-    return frozenset().union(*(word_keys(w) for w in re.findall(r"[A-Za-z]+", text))) if text.strip() else frozenset()
+    return text_keys(text)
 
 
 def matrix(candidates: list[Candidate], names=NAMES):

@@ -19,9 +19,9 @@ same conversation always resolves the same way. Word lists: ``assistant/data``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from assistant.question import capitalized, word_keys, words
+from assistant.text import capitalized, pairs, word_keys, words
 
 WINDOW_WORDS = 8  # words of the previous quotation that stand for "that <noun>"
 
@@ -33,17 +33,6 @@ class Resolved:
     followup: bool = False
     context: tuple[tuple[str, int, int], ...] = ()  # (doc_id, start, end) the previous answer cited
     context_text: str = ""
-
-
-def _pronouns() -> dict[str, str]:
-    out = {}
-    from assistant.question import DATA
-
-    for line in (DATA / "pronouns.txt").read_text(encoding="utf-8").splitlines():
-        line = line.split("#", 1)[0].split()
-        if len(line) == 2:
-            out[line[0]] = line[1]
-    return out
 
 
 def _content_words(question: str) -> list[str]:
@@ -95,7 +84,7 @@ def resolve(question: str, history: list | None) -> Resolved:
         if phrase:
             text = question[: m.start()] + "the " + phrase + question[m.end():]
             return Resolved(text, question, True, context, quotes)
-    kinds = _pronouns()
+    kinds = pairs("pronouns")
     found = [(mm, kinds[mm.group(0).lower()]) for mm in re.finditer(r"\b[A-Za-z]+\b", question)
              if mm.group(0).lower() in kinds]
     person = [(mm, k) for mm, k in found if k.startswith("person")]

@@ -21,14 +21,24 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from assistant import prompts
 from assistant.answer import Answer, Citation, Passage
-from assistant.grounding import LEADING_MARKERS, MARKER, GroundingChecker, covers, SentenceCheck, answer_sentences, labelled, strip_markers
+from assistant.citations import verify
+from assistant.grounding import (
+    LEADING_MARKERS,
+    MARKER,
+    GroundingChecker,
+    SentenceCheck,
+    answer_sentences,
+    covers,
+    labelled,
+    strip_markers,
+)
 from assistant.llm import llm_timeout
 from assistant.sentences import split_sentences
 
@@ -179,33 +189,6 @@ def stream_generative(
     else:
         notice = "No sentence of the LLM's answer was supported by the passages it cited; extractive answer shown."
     yield fallback(extractive, notice, timings)
-
-
-def stream_chain(chain, question: str, history=None) -> Iterator[Answer]:
-    """``AnswerChain`` with an LLM: the extractive answer, then partial ``Answer``s as checked
-    sentences arrive, then the final one (what ``Assistant.stream`` yields)."""
-    from assistant.chain import progressive
-
-    t0 = time.perf_counter()
-    extractive = chain.answer(question, history, use_llm=False)
-    checker = chain.__dict__.get("_grounding")
-    if checker is None:
-        checker = chain.__dict__["_grounding"] = GroundingChecker(chain.retriever.index.embeddings)
-    text = ""
-    for item in stream_generative(chain.llm, extractive.resolved_question or question, extractive.passages,
-                                  extractive, history, subject=chain.subject,
-                                  multi_document=chain.multi_document, checker=checker):
-        if isinstance(item, str):
-            text += item
-            yield Answer(question=question, answer=text, abstained=False,
-                         resolved_question=extractive.resolved_question, mode="llm")
-            continue
-        final = item.replace(timings_ms={**item.timings_ms,
-                                         "total": round((time.perf_counter() - t0) * 1000, 2)})
-        if text:
-            yield final
-        else:
-            yield from progressive(final)
 
 
 def generate_answer(llm, question, passages, extractive: Answer, history=None, **kwargs) -> Answer:
@@ -395,10 +378,6 @@ class _AnswerBuilder:
 
 def _verified(citation: Citation, passage: Passage) -> bool:
     """The quote is the document's text at its span (re-read from the source when it is here)."""
-    try:
-        from assistant.citations import verify
-    except ImportError:  # pragma: no cover - the core always has it
-        return passage.text[citation.start - passage.start : citation.end - passage.start] == citation.quote
     return verify(citation, passage.text, passage.start)
 
 

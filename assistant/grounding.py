@@ -34,7 +34,9 @@ from functools import lru_cache
 import numpy as np
 
 from assistant.answer import Passage
+from assistant.embeddings import LocalEmbeddings
 from assistant.sentences import split_sentences
+from assistant.text import pairs, stemmer, words
 
 SIMILARITY_THRESHOLD = 0.55
 OVERLAP_THRESHOLD = 0.6
@@ -44,29 +46,9 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*|\d+(?:[.,]\d+)*")
 LEADING_MARKERS = re.compile(r"(?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+[.,;:!?]*")
 _MARKERS_ONLY = re.compile(r"^(?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+[\s.,;:!?]*$")
 
-NUMBER_WORDS = {
-    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
-    "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13",
-    "fourteen": "14", "fifteen": "15", "twenty": "20", "thirty": "30", "forty": "40",
-    "fifty": "50", "hundred": "100", "thousand": "1000", "first": "1", "second": "2",
-    "third": "3", "fourth": "4", "fifth": "5", "single": "1", "both": "2", "twice": "2",
-    "once": "1", "dozen": "12",
-}
+NUMBER_WORDS = pairs("number_values")  # "two" → "2"
 # Words that open sentences or are capitalized without naming anything.
-STOPWORDS = frozenset(
-    """a about above after again against all also although am an and any are as at be because
-    been before being below between both but by can could did do does doing done down during
-    each either else even ever every for from further had has have having he her here hers
-    herself him himself his how however i if in into is it its itself just least less let like
-    may me might more most much must my myself neither no nor not now of off on once only or
-    other otherwise ought our ours ourselves out over own per rather same shall she should since
-    so some such than that the their theirs them themselves then there therefore these they this
-    those though thus to too under until unless up upon us very was we were what whatever when
-    whenever where whereas whether which while who whom whose why will with within without would
-    yes yet you your yours yourself yourselves according answer based passage passages text
-    document documents telegram says said say stated states state also therefore furthermore
-    moreover finally first firstly second secondly overall summary in-short""".split()
-)
+STOPWORDS = words("grounding_stopwords")
 # A sentence about the prompt ("The passage is ...", a copied "Passages:" heading) says nothing
 # about the source; "According to the passage, ..." is only a lead-in.
 _ACCORDING = re.compile(r"^\s*(?:according to|as stated in|as) (?:the )?passages?(?: \d+)?,?\s*", re.IGNORECASE)
@@ -293,8 +275,6 @@ def passage_pieces(passage: Passage) -> list[tuple[int, int, str]]:
 
 @lru_cache(maxsize=1)
 def shared_embeddings():
-    from assistant.embeddings import LocalEmbeddings
-
     return LocalEmbeddings()
 
 
@@ -302,13 +282,6 @@ def _words(text: str) -> list[str]:
     return [re.sub(r"['’]s$", "", m.group(0).strip("'’-")).lower() for m in _WORD.finditer(text)]
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
 @lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    return _stemmer().stemWord(word)
+    return stemmer().stemWord(word)

@@ -20,6 +20,7 @@ import os
 import sys
 from pathlib import Path
 
+from assistant.answer import register_ingest_paths
 from assistant.chroma_store import (
     HNSW_CONFIGURATION,
     INDEX_FORMAT,
@@ -172,8 +173,6 @@ def open_for_query(settings: Settings, embeddings: LocalEmbeddings | None = None
                 index.ingest(default_paths(), progress=False)
     index.stores  # noqa: B018  (opens and checks the model)
     index.complete_pending()
-    from assistant.answer import register_ingest_paths
-
     register_ingest_paths({m["source"].split("#")[0]: m["rel_source"] for m in index.manifest().values()
                            if m.get("source") and m.get("rel_source")})
     return index

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from assistant.chroma_store import ChromaStore, unit_id
 from assistant.chunks import Chunk, chunk_document, document_context
-from assistant.documents import Document, assign_doc_ids, document_files, is_empty, load_documents
+from assistant.documents import Document, assign_doc_ids, is_empty
 from assistant.errors import UserError
 from assistant.index_lookups import read_manifest
+from assistant.loaders import document_files, load_documents
 from assistant.write_lock import IndexBusy, WriteLock
 
 DOC_BATCH = 16  # documents embedded and written together (one pending→complete step)

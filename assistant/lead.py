@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from assistant.candidates import Candidate
-from assistant.question import Question, function_words_title, ordered_words, word_keys, words
+from assistant.question import Question
+from assistant.text import function_words_title, ordered_words, word_keys, words
 
 LEAD_TYPES = ("who", "when", "where", "count")
 NAME_DISTANCE = 30  # characters between a leading name and the nearest of the question's words

@@ -29,6 +29,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from assistant.model_files import weights_sha256 as weights_file_sha256
+
 EXPORT_FORMAT = 1
 MANIFEST = "manifest.json"
 ONNX_FILE = "model.onnx"
@@ -128,9 +130,7 @@ def export_onnx(model_path: str | Path, out_dir: str | Path, weights_sha256: str
     model_path = Path(model_path)
     out = Path(out_dir)
     if weights_sha256 is None:
-        from assistant.embeddings import weights_sha256 as _sha
-
-        weights_sha256 = _sha(model_path)
+        weights_sha256 = weights_file_sha256(model_path)
     if not force and export_is_current(out, weights_sha256):
         return out
     cache_root = shared_cache_dir() if cache_dir is _DEFAULT else cache_dir
@@ -192,7 +192,7 @@ def _write_export(model_path: Path, tmp: Path, weights_sha256: str) -> None:
     """The export itself (torch): model.onnx, tokenizer.json, manifest.partial in ``tmp``."""
     mode, normalize, max_len = _pooling_config(model_path)
 
-    import torch
+    import torch  # torch + transformers (seconds): only to make an export, never to query
     import transformers
     from transformers import AutoModel
 

@@ -7,8 +7,8 @@ count, why, how, which, yesno, summary, what — from the patterns in
 the names it already gives (an answer must add something), and, for a follow-up, which
 stems are the user's own words and which came from the conversation.
 
-Linguistic word lists live in ``assistant/data/*.txt``; nothing here names a word of the
-documents or of the eval questions.
+Linguistic word lists live in ``assistant/data/*.txt`` (read through ``assistant.text``);
+nothing here names a word of the documents or of the eval questions.
 """
 
 from __future__ import annotations
@@ -16,27 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 
-DATA = Path(__file__).resolve().parent / "data"
-
-
-@lru_cache(maxsize=None)
-def words(name: str) -> frozenset[str]:
-    """A word list of ``assistant/data/<name>.txt`` (whitespace-separated, ``#`` comments)."""
-    out: set[str] = set()
-    for line in (DATA / f"{name}.txt").read_text(encoding="utf-8").splitlines():
-        line = line.split("#", 1)[0]
-        out.update(w for w in line.split())
-    return frozenset(out)
-
-
-@lru_cache(maxsize=None)
-def ordered_words(name: str) -> tuple[str, ...]:
-    out: list[str] = []
-    for line in (DATA / f"{name}.txt").read_text(encoding="utf-8").splitlines():
-        out += line.split("#", 1)[0].split()
-    return tuple(out)
+from assistant.text import DATA, capitalized, generic_stems, stems, word_keys
 
 
 @lru_cache(maxsize=1)
@@ -60,49 +41,6 @@ def classify(text: str) -> str:
     return "what"
 
 
-@lru_cache(maxsize=1)
-def generic_stems() -> frozenset[str]:
-    from assistant.retrieval import stemmer
-
-    return frozenset(stemmer().stemWord(w.lower()) for w in words("question_words"))
-
-
-@lru_cache(maxsize=50000)
-def word_keys(word: str) -> frozenset[str]:
-    """A word's stem and its lemmas' stems, so "wives" meets "wife" and "left" meets "leaving"."""
-    from lemminflect import getAllLemmas
-
-    from assistant.retrieval import stemmer
-
-    w = word.lower()
-    keys = {stemmer().stemWord(w)}
-    for lemmas in getAllLemmas(w).values():
-        keys.update(stemmer().stemWord(lemma.lower()) for lemma in lemmas)
-    return frozenset(keys)
-
-
-WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")
-
-
-def text_keys(text: str) -> frozenset[str]:
-    keys: set[str] = set()
-    for w in re.findall(r"[A-Za-z]+", text):
-        keys |= word_keys(w)
-    return frozenset(keys)
-
-
-def capitalized(text: str) -> list[str]:
-    """Capitalized words that are not sentence-initial function words ("The", "When")."""
-    fw = function_words_title()
-    return [w for w in re.findall(r"\b[A-Z][a-zà-ÿ’'-]*[a-z]\b|\b[A-Z]{2,}\b", text) if w not in fw]
-
-
-@lru_cache(maxsize=1)
-def function_words_title() -> frozenset[str]:
-    return frozenset(w.capitalize() for w in words("function_words") | words("question_words")
-                     | words("clause_boundaries"))
-
-
 @dataclass
 class Question:
     text: str
@@ -124,13 +62,11 @@ class Question:
 
 def analyze(text: str, lexicon, own: str | None = None, context: str = "") -> Question:
     """``own``: the words the user typed when ``text`` was completed from the conversation."""
-    from assistant.retrieval import stems as stems_of
-
     generic = generic_stems()
     seen: list[str] = []
     keys: dict[str, frozenset] = {}
     for word in re.findall(r"[A-Za-z]+", text):
-        raw = stems_of(word)
+        raw = stems(word)
         if not raw:
             continue
         stem = lexicon.correct(raw)[0]
@@ -144,7 +80,7 @@ def analyze(text: str, lexicon, own: str | None = None, context: str = "") -> Qu
     unknown_weight = {s: weights[s] for s in seen if s not in known}
     own_stems: frozenset = frozenset(seen)
     if own is not None and own != text:
-        own_stems = frozenset(lexicon.correct([t])[0] for w in re.findall(r"[A-Za-z]+", own) for t in stems_of(w))
+        own_stems = frozenset(lexicon.correct([t])[0] for w in re.findall(r"[A-Za-z]+", own) for t in stems(w))
         own_stems = frozenset(s for s in seen if s in own_stems)
     return Question(
         text=text, qtype=classify(own or text), stems=seen, weights=weights, keys=keys, known=known,

@@ -15,7 +15,6 @@ import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -25,10 +24,11 @@ from pydantic import ConfigDict
 
 from assistant.chunks import Chunk
 from assistant.config import DEFAULT_K
-from assistant.index import Index
+from assistant.index import Index, _get_all
+from assistant.text import generic_stems, tokenize, word_keys
 
 RRF_K = 60
-TOKENIZER = "en_plus-snowball-lemma-v4"  # part of the BM25 cache key: a new tokenizer rebuilds it
+TOKENIZER = "en_plus-snowball-lemma-v4"  # part of the BM25 cache key (text.tokenize, text.word_keys): a new tokenizer rebuilds it
 CANDIDATES = 20  # per leg, before fusion
 MAX_FIELDS = 2  # structural passages among the k retrieved
 # Up to this many chunks the dense leg is an exact cosine search over the stored vectors.
@@ -37,19 +37,6 @@ MAX_FIELDS = 2  # structural passages among the k retrieved
 # differed); an exact search gives the same passages every time. Above it, HNSW.
 EXACT_DENSE_MAX = 200_000
 SIMILARITY_DECIMALS = 6  # ties below float noise are broken by chunk id, on any CPU
-
-
-@lru_cache(maxsize=1)
-def stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-def tokenize(texts: list[str]) -> list[list[str]]:
-    import bm25s
-
-    return bm25s.tokenize(texts, stopwords="en_plus", stemmer=stemmer(), show_progress=False, return_ids=False)
 
 
 @dataclass
@@ -103,7 +90,7 @@ class Lexicon:
 
     def _load(self, folder) -> dict | None:
         """The cached BM25 index, or None (with a one-line notice) when it is damaged."""
-        import bm25s
+        import bm25s  # ~0.25 s (scipy): only when the keyword index is loaded or built
 
         try:
             meta = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
@@ -122,7 +109,7 @@ class Lexicon:
         return meta
 
     def _build(self, index: Index, folder) -> dict:
-        import bm25s
+        import bm25s  # ~0.25 s (scipy): only when the keyword index is loaded or built
 
         chunks = index.all_chunks()
         tokens = tokenize([c.search_text for c in chunks])
@@ -139,8 +126,6 @@ class Lexicon:
                 df[t] = df.get(t, 0) + 1
         # Words the documents themselves use (not the field descriptions): a question word
         # outside this set is one the documents never say.
-        from assistant.question import word_keys
-
         words = {w.lower() for c in chunks for w in re.findall(r"[A-Za-z]+", c.text)}
         vocab = sorted({k for w in words for k in word_keys(w)})
         meta = {"ids": [c.id for c in chunks], "doc_ids": [c.doc_id for c in chunks],
@@ -170,7 +155,7 @@ class Lexicon:
         self.n: int = meta["n"]
         self.vocab: frozenset[str] = frozenset(meta["vocab"])
 
-    def vectors(self, index: Index) -> "ChunkVectors":
+    def vectors(self, index: Index) -> ChunkVectors:
         if "_vectors" not in self.__dict__:
             self.__dict__["_vectors"] = ChunkVectors.open(index, self)
         return self.__dict__["_vectors"]
@@ -189,8 +174,6 @@ class Lexicon:
         """
         from rapidfuzz import fuzz, process
 
-        from assistant.question import generic_stems
-
         vocab = self.__dict__.get("_vocab")
         if vocab is None:
             vocab = self.__dict__.setdefault("_vocab", sorted(set(self.df) | generic_stems()))
@@ -206,8 +189,6 @@ class Lexicon:
     def search(self, query: str, k: int, filters: Filters) -> list[tuple[str, float]]:
         if not self.ids:
             return []
-        from assistant.question import generic_stems
-
         # Question words ("what", "telegram", "say") match every passage alike: leave them out.
         q = [[t for t in self.correct(tokenize([query])[0]) if t not in generic_stems()]]
         if not q[0]:
@@ -237,7 +218,7 @@ class ChunkVectors:
         self.matrix = matrix
 
     @classmethod
-    def open(cls, index: Index, lexicon: "Lexicon") -> "ChunkVectors":
+    def open(cls, index: Index, lexicon: Lexicon) -> ChunkVectors:
         import numpy as np
 
         path = index.cache_dir / "vectors" / index.settings.collection / f"{index.revision()}.npy"
@@ -247,8 +228,6 @@ class ChunkVectors:
                 return cls(matrix)
         except (OSError, ValueError):
             pass  # absent or damaged: rebuilt from the index below
-        from assistant.index import _get_all
-
         got = _get_all(index.stores[0], ["embeddings"])
         by_id = dict(zip(got["ids"], got["embeddings"]))
         matrix = np.asarray([by_id[i] for i in lexicon.ids], dtype=np.float32)
@@ -267,7 +246,7 @@ class ChunkVectors:
             pass  # a read-only index still answers; it reads the vectors each start
         return cls(matrix)
 
-    def nearest(self, query_vector, n: int, filters: Filters, lexicon: "Lexicon") -> list[tuple[str, float]]:
+    def nearest(self, query_vector, n: int, filters: Filters, lexicon: Lexicon) -> list[tuple[str, float]]:
         import numpy as np
 
         q = np.asarray(query_vector, dtype=np.float64)
@@ -348,7 +327,3 @@ class HybridRetriever(BaseRetriever):
     def to_document(chunk: Chunk, info: dict) -> LCDocument:
         return LCDocument(page_content=chunk.text, id=chunk.id, metadata={"chunk": chunk, **info})
 
-
-def stems(text: str) -> list[str]:
-    """Content stems of a text (BM25's tokenizer: stop words out, Snowball stems)."""
-    return tokenize([text])[0]

@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from assistant.candidates import Candidate
-from assistant.features import NAMES, vector
+from assistant.features import NAMES, matrix, vector
 
 MODEL_FILE = Path(__file__).resolve().parent / "data" / "answer_model.json"
 ANSWERER_EXTRA = ("best_score", "score_gap", "one_document", "best_score_one", "score_gap_one", "cov_one")
@@ -94,8 +94,6 @@ def score(candidates: list[Candidate], model: Model) -> None:
     if not candidates:
         return
     import numpy as np
-
-    from assistant.features import matrix
 
     r = model.ranker
     z = ((matrix(candidates, r.features) - np.asarray(r.mean)) / np.asarray(r.scale)) @ np.asarray(r.coef) + r.intercept

@@ -33,6 +33,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant import features, metrics
+from assistant.answer import Answer, Citation
+from assistant.api import Assistant
+from assistant.config import Settings
+from assistant.decision import limit
+from assistant.errors import UserError
+from assistant.evalsets import load_set, load_set_documents, locate_evidence
+from assistant.evaluate import default_index_dir
+from assistant.features import NAMES
+from assistant.index import Index
+from assistant.scoring import ANSWERER_FEATURES, MODEL_FILE, Linear, Model, extra
+
 SETS = ("telegram", "frus1941")
 C_GRID = (0.001, 0.01, 0.1)
 MARGINS = (0.0, 0.1, 0.25, 0.5, 1.0)
@@ -61,8 +73,6 @@ class Group:
 
 def index_name(evalset) -> str:
     """The eval index a set is asked on: a draft over a known set's corpus shares that set's index."""
-    from assistant.evalsets import load_set
-
     for known in SETS:
         try:
             other = load_set(known, check_documents=False)
@@ -76,11 +86,6 @@ def index_name(evalset) -> str:
 def open_set_assistant(evalset, index_dir: Path | None = None):
     """The Assistant on the set's eval index, built or brought up to date as ``assistant eval`` does."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from assistant import Assistant
-    from assistant.config import Settings
-    from assistant.errors import UserError
-    from assistant.evaluate import default_index_dir
-    from assistant.index import Index
 
     name = index_name(evalset)
     index_dir = Path(index_dir or default_index_dir(name))
@@ -102,8 +107,6 @@ def open_set_assistant(evalset, index_dir: Path | None = None):
 
 def reference_answer(item, documents) -> "object":
     """An earlier turn as the conversation would hold it had it been answered right."""
-    from assistant.answer import Answer, Citation
-
     cites = []
     for ev in item.evidence:
         if not ev.spans:
@@ -118,8 +121,6 @@ def reference_answer(item, documents) -> "object":
 
 
 def label(candidate, item) -> int:
-    from assistant import metrics
-
     if not item.answerable:
         return 0
     supporting = [(ev.doc_id, s, e) for ev in item.supporting for s, e in ev.spans]
@@ -129,9 +130,6 @@ def label(candidate, item) -> int:
 
 
 def collect(set_names=SETS, splits=("train", "dev"), progress: bool = True) -> list[Group]:
-    from assistant import features
-    from assistant.evalsets import load_set, load_set_documents, locate_evidence
-
     groups: list[Group] = []
     for set_name in set_names:
         full = load_set(set_name)
@@ -165,8 +163,6 @@ def collect(set_names=SETS, splits=("train", "dev"), progress: bool = True) -> l
 
 
 def _order(group: Group, scores) -> list[int]:
-    from assistant.decision import limit
-
     lim = limit(group.qtype)
     return [i for i in sorted(range(len(scores)), key=lambda i: (-scores[i], i)) if group.lengths[i] <= lim]
 
@@ -186,9 +182,6 @@ def _pick(group: Group, scores, margin: float) -> int | None:
 def answerer_row(group: Group, scores) -> list[float] | None:
     """``scoring.ANSWERER_FEATURES`` of the best candidate: its score, its lead over another
     sentence's best, its coverage of the question, the share of the question the documents lack."""
-    from assistant.features import NAMES
-    from assistant.scoring import ANSWERER_FEATURES, extra
-
     fits = _order(group, scores)
     if not fits:
         return None
@@ -306,9 +299,6 @@ def fit_all(groups: list[Group], progress: bool = True):
     """Choose C (ranker, answerer) and the margin on dev; returns (Model, train result, dev result)."""
     import numpy as np
 
-    from assistant.features import NAMES
-    from assistant.scoring import ANSWERER_FEATURES, Linear, Model
-
     tr = [g for g in groups if g.split == "train" and g.rows]
     dev = [g for g in groups if g.split == "dev"]
 
@@ -360,8 +350,6 @@ def fit_all(groups: list[Group], progress: bool = True):
 
 
 def train(out: Path | None = None, set_names=SETS, progress: bool = True) -> dict:
-    from assistant.scoring import MODEL_FILE
-
     t0 = time.perf_counter()
     groups = collect(set_names, ("train", "dev"), progress=progress)
     model = fit_all(groups, progress=False)

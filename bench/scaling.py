@@ -71,7 +71,7 @@ class ParseOnce:
         self.parsed: dict[str, object] = {}
 
     def __call__(self, paths, **_options):
-        from assistant.documents import load_documents
+        from assistant.loaders import load_documents
 
         out = []
         for f in paths:

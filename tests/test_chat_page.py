@@ -38,7 +38,7 @@ from assistant.chat_page import (
     source_panel,
 )
 from assistant.config import SEEDS_DIR
-from assistant.documents import load_documents
+from assistant.loaders import load_documents
 from assistant.errors import UserError
 
 XSS = "<img src=x onerror=alert(1)>"

@@ -1,5 +1,5 @@
 from assistant.chunks import MAX_WINDOW_CHARS, chunk_document
-from assistant.documents import load_documents
+from assistant.loaders import load_documents
 from conftest import CORPUS, SEEDS
 
 

@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant.cli import app
-from assistant.documents import load_documents
+from assistant.loaders import load_documents
 from assistant.errors import UserError
 
 pytestmark = pytest.mark.slow

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.documents import load_documents, parse_document
+from assistant.documents import parse_document
+from assistant.loaders import load_documents
 from assistant.errors import UserError
 from conftest import CORPUS, SEEDS
 

@@ -6,7 +6,7 @@ import pytest
 
 from assistant.answer import Passage
 from assistant.chunks import chunk_document
-from assistant.documents import load_documents
+from assistant.loaders import load_documents
 from assistant.grounding import (
     OVERLAP_THRESHOLD,
     SIMILARITY_THRESHOLD,

@@ -8,8 +8,8 @@ import pytest
 
 from assistant.chunks import chunk_document
 from assistant.config import Settings
-from assistant.documents import load_documents
-from assistant.embeddings import bundled_model_path
+from assistant.loaders import load_documents
+from assistant.model_files import bundled_model_path
 from assistant.errors import UserError
 from assistant.index import Index
 from conftest import CLI, CORPUS, ROOT, SEEDS

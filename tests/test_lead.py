@@ -3,12 +3,11 @@
 from assistant.candidates import Candidate
 from assistant.chunks import Chunk
 from assistant.lead import lead_span
-from assistant.question import Question, classify, word_keys
+from assistant.question import Question, classify
+from assistant.text import capitalized, word_keys
 
 
 def question(text, stems=()):
-    from assistant.question import capitalized
-
     return Question(text=text, qtype=classify(text), stems=list(stems), weights={s: 1.0 for s in stems},
                     keys={s: word_keys(s) for s in stems}, names=frozenset(w.lower() for w in capitalized(text)))
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from assistant.question import analyze, classify, words
+from assistant.question import analyze, classify
+from assistant.text import words
 
 
 @pytest.mark.parametrize("text,kind", [

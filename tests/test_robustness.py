@@ -391,9 +391,9 @@ def test_long_document_is_written_in_slices_with_moving_progress(tmp_path):
     piece, and progress reported slice by slice (not once at the end)."""
     from assistant.chunks import chunk_document
     from assistant.config import Settings
-    from assistant.documents import load_documents
     from assistant.index import Index
     from assistant.ingest import Ingest
+    from assistant.loaders import load_documents
 
     texts = [f.read_text(encoding="utf-8") for f in sorted(SEEDS.glob("*.txt"))]
     long_doc = tmp_path / "long.txt"

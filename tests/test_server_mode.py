@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from assistant.config import Settings
-from assistant.documents import load_documents
+from assistant.loaders import load_documents
 from assistant.errors import UserError
 from assistant.index import Index
 

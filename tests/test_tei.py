@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.documents import load_documents
+from assistant.loaders import load_documents
 from assistant.errors import UserError
 from assistant.tei import load_tei
 
