@@ -6,7 +6,6 @@ import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-
 # source → its path relative to the folder it was ingested from ("dupA/report.txt"), from
 # the manifest of each index opened for answering (``index.open_for_query``).
 _INGEST_RELATIVE: dict[str, str] = {}
@@ -101,9 +100,9 @@ class Answer:
             "timings_ms": dict(self.timings_ms),
         }
 
-    def __add__(self, later: "Answer") -> "Answer":
+    def __add__(self, later: Answer) -> Answer:
         # Streamed Answers are snapshots, not deltas: the later one supersedes.
         return later
 
-    def replace(self, **changes) -> "Answer":
+    def replace(self, **changes) -> Answer:
         return replace(self, **changes)

@@ -13,9 +13,9 @@ from functools import lru_cache
 
 from assistant.candidates import Candidate
 from assistant.chunks import FIELD_DESCRIPTIONS
+from assistant.question import TYPES, Question, generic_stems, ordered_words, word_keys, words
 
 FIELD_KINDS = tuple(FIELD_DESCRIPTIONS)  # structural fields (sender, recipient, signature, dateline, …)
-from assistant.question import TYPES, Question, generic_stems, ordered_words, word_keys, words
 
 NAMES = (
     "dense", "dense_rel", "dense_body", "dense_body_rel", "dense_field_rel", "cov", "cov_rel", "sent_cov", "own_cov", "prox",

@@ -44,7 +44,7 @@ def make_large_file(path: Path, megabytes: float) -> int:
                 paras = [p for p in text.split("\n\n") if p.strip()]
                 k = rep % max(1, len(paras))
                 paras = paras[k:] + paras[:k]
-                varied = re.sub(r"\d+", lambda m: str(int(m.group()) + rep), "\n\n".join(paras))
+                varied = re.sub(r"\d+", lambda m, shift=rep: str(int(m.group()) + shift), "\n\n".join(paras))
                 block = varied + "\n\n"
                 out.write(block)
                 written += len(block.encode("utf-8"))
