@@ -304,8 +304,8 @@ def concise_correct(item, scores: Mapping, valid: Sequence[bool]) -> bool:
 # --- aggregates -----------------------------------------------------------------------------------
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear-interpolated percentile (numpy's default), without numpy."""
+def percentile(values: Iterable[float | None], q: float) -> float | None:
+    """Linear-interpolated percentile (numpy's default) of the values that are not None, without numpy."""
     xs = sorted(v for v in values if v is not None)
     if not xs:
         return None
