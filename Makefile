@@ -1,4 +1,4 @@
-# The README's two commands: `make run` (set up, open the chat page) and `make test`.
+# The README's two commands: `make run` (set up, open the chat page) and `make test` (lint, then the tests).
 # Both are idempotent: the venv is (re)installed only when pyproject.toml changes.
 PYTHON ?= python3
 VENV := .venv
@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test setup train
+.PHONY: run test lint setup train
 
 setup: $(STAMP)
 
@@ -35,7 +35,14 @@ node_modules/axe-core/axe.min.js: package.json package-lock.json
 	npm ci --no-audit --no-fund || npm install --no-audit --no-fund
 	touch $@
 
-test: setup /usr/bin/chromium node_modules/axe-core/axe.min.js
+# Style and complexity (ruff), types (mypy) and the import contracts (import-linter);
+# all three read their configuration from pyproject.toml.
+lint: setup
+	$(BIN)/ruff check assistant tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
+
+test: lint setup /usr/bin/chromium node_modules/axe-core/axe.min.js
 	$(BIN)/python -m pytest
 
 # The answer scorer (assistant/data/answer_model.json), refitted from the eval bank's train/dev splits.

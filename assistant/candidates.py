@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from assistant.chunks import Chunk
 from assistant.text import words
@@ -75,7 +76,7 @@ def clause_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
     for m in _BOUNDARY.finditer(text):
         cuts.add(m.end())
     points = sorted(cuts)
-    segments = [(a, b) for a, b in zip(points, points[1:]) if text[a:b].strip(" ,;:—–()-\n")]
+    segments = [(a, b) for a, b in pairwise(points) if text[a:b].strip(" ,;:—–()-\n")]
     out: set[tuple[int, int]] = set()
     for i in range(len(segments)):
         for j in range(i, min(i + MAX_SEGMENTS, len(segments))):

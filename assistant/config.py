@@ -34,7 +34,7 @@ class Settings:
     chroma_url: str | None = None  # ASSISTANT_CHROMA_URL: use a Chroma server instead of a folder
 
     @classmethod
-    def resolve(cls, index: str | Path | None = None, collection: str | None = None) -> "Settings":
+    def resolve(cls, index: str | Path | None = None, collection: str | None = None) -> Settings:
         name = collection or os.environ.get("ASSISTANT_COLLECTION") or DEFAULT_COLLECTION
         if not _COLLECTION_NAME.match(name):
             raise UserError(

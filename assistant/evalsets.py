@@ -97,7 +97,7 @@ class EvalSet:
     targets: dict[str, str] = field(default_factory=dict)  # aggregate → ">= 0.95" (shown in reports)
     split_by: str = "question"  # "document" for a corpus: no document's questions straddle splits
 
-    def split(self, name: str) -> "EvalSet":
+    def split(self, name: str) -> EvalSet:
         """The same set with only the dialogues of one split (``all`` keeps everything)."""
         if name == "all":
             return self
@@ -131,53 +131,80 @@ def _assign_splits(dialogues: list[list[EvalItem]], split_by: str) -> list[list[
     several. A group's split is the hash of its smallest document id (corpus), else of its root
     question's id.
     """
-    parent = list(range(len(dialogues)))
+    docs_of = [_dialogue_documents(d) for d in dialogues]
+    split_of_dialogue: dict[int, str] = {}
+    for group in _split_groups(dialogues, docs_of, split_by):
+        name = split_of(_group_key(group, dialogues, docs_of, split_by))
+        split_of_dialogue.update(dict.fromkeys(group, name))
+    return [[EvalItem(**{**item.__dict__, "split": split_of_dialogue[i]}) for item in dialogue]
+            for i, dialogue in enumerate(dialogues)]
 
-    def find(i: int) -> int:
+
+def _dialogue_documents(dialogue: list[EvalItem]) -> list[str]:
+    """The documents a dialogue touches: its evidence and its turns' ``doc_id``, sorted."""
+    return sorted({ev.doc_id for item in dialogue for ev in item.supporting}
+                  | {item.doc_hint for item in dialogue if item.doc_hint})
+
+
+class _UnionFind:
+    """Disjoint sets over 0..n-1 (path halving; the smaller root wins a union)."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        parent = self.parent
         while parent[i] != i:
             parent[i] = parent[parent[i]]
             i = parent[i]
         return i
 
-    def union(a: int, b: int) -> None:
-        ra, rb = find(a), find(b)
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
         if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
+            self.parent[max(ra, rb)] = min(ra, rb)
 
-    owner = {}
+    def groups(self) -> list[list[int]]:
+        members: dict[int, list[int]] = {}
+        for i in range(len(self.parent)):
+            members.setdefault(self.find(i), []).append(i)
+        return list(members.values())
+
+
+def _split_groups(dialogues: list[list[EvalItem]], docs_of: list[list[str]], split_by: str) -> list[list[int]]:
+    """Indices of the dialogues that must share a split, group by group."""
+    sets = _UnionFind(len(dialogues))
+    owner = _dialogue_of_id(dialogues)
+    first_with_doc: dict[str, int] = {}
+    for i, dialogue in enumerate(dialogues):
+        for item in dialogue:
+            if item.variant_of in owner:
+                sets.union(i, owner[item.variant_of])
+        if split_by == "document":
+            for doc in docs_of[i]:
+                sets.union(i, first_with_doc.setdefault(doc, i))
+    return sets.groups()
+
+
+def _dialogue_of_id(dialogues: list[list[EvalItem]]) -> dict[str, int]:
+    """Item id (and conversation id) → index of the dialogue holding it."""
+    owner: dict[str, int] = {}
     for i, dialogue in enumerate(dialogues):
         for item in dialogue:
             owner[item.id] = i
             if item.conversation:
                 owner[item.conversation] = i
-    docs_of = [sorted({ev.doc_id for item in d for ev in item.supporting} | {item.doc_hint for item in d if item.doc_hint})
-               for d in dialogues]
-    first_with_doc: dict[str, int] = {}
-    for i, dialogue in enumerate(dialogues):
-        for item in dialogue:
-            if item.variant_of in owner:
-                union(i, owner[item.variant_of])
-        if split_by == "document":
-            for doc in docs_of[i]:
-                union(i, first_with_doc.setdefault(doc, i))
+    return owner
 
-    members: dict[int, list[int]] = {}
-    for i in range(len(dialogues)):
-        members.setdefault(find(i), []).append(i)
-    key_of: dict[int, str] = {}
-    for group_root, group in members.items():
-        docs = sorted({doc for i in group for doc in docs_of[i]})
-        if split_by == "document" and docs:
-            key_of[group_root] = f"doc:{docs[0]}"
-        else:
-            ids = [dialogues[i][0].conversation or dialogues[i][0].id for i in group]
-            originals = [dialogues[i][0].conversation or dialogues[i][0].id for i in group if not dialogues[i][0].variant_of]
-            key_of[group_root] = f"q:{min(originals or ids)}"
-    out = []
-    for i, dialogue in enumerate(dialogues):
-        name = split_of(key_of[find(i)])
-        out.append([EvalItem(**{**item.__dict__, "split": name}) for item in dialogue])
-    return out
+
+def _group_key(group: list[int], dialogues: list[list[EvalItem]], docs_of: list[list[str]], split_by: str) -> str:
+    """What a group's split is hashed from: its smallest document (corpus), else its root question."""
+    docs = sorted({doc for i in group for doc in docs_of[i]})
+    if split_by == "document" and docs:
+        return f"doc:{docs[0]}"
+    ids = [dialogues[i][0].conversation or dialogues[i][0].id for i in group]
+    originals = [dialogues[i][0].conversation or dialogues[i][0].id for i in group if not dialogues[i][0].variant_of]
+    return f"q:{min(originals or ids)}"
 
 
 # --- finding a set ------------------------------------------------------------------------
@@ -210,7 +237,10 @@ def target_met(target: str, value: float | None) -> bool | None:
     """Whether ``value`` meets a target such as ">= 0.95"; None when there is no value."""
     if value is None:
         return None
-    op, number = _TARGET.match(target).groups()
+    match = _TARGET.match(target)
+    if match is None:  # load_set accepts only well-formed targets
+        raise ValueError(f"malformed target {target!r}")
+    op, number = match.groups()
     bound = float(number)
     return value >= bound - 1e-9 if op == ">=" else value <= bound + 1e-9 if op == "<=" else abs(value - bound) < 1e-9
 
@@ -238,54 +268,20 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 def load_set(name_or_file: str | Path, *, directory: Path | None = None, check_documents: bool = True) -> EvalSet:
     """Load, validate and (with ``check_documents``) locate every evidence string."""
     path = resolve_set_path(str(name_or_file), directory)
-    try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 (SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
-        if context and context_mark is not None and context_mark is not mark:
-            problem += f" ({context} started at line {context_mark.line + 1})"
-        raise UserError(f"{where}: malformed eval set: {problem}") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not UTF-8 text") from None
+    raw = _read_set_file(path)
     if not isinstance(raw, dict):
         raise UserError(f"{path}:1: an eval set is a mapping with 'name', 'corpus' and 'items'")
     _check_keys(raw, _SET_KEYS, f"{path}:1")
 
     name = str(raw.get("name") or path.stem)
-    env_corpus = os.environ.get(corpus_env_var(name))
-    if env_corpus:
-        corpus = Path(env_corpus)  # relative to the current directory, like any path argument
-    elif raw.get("corpus"):
-        corpus = path.parent / str(raw["corpus"])  # relative to the set file
-    else:
-        raise UserError(f"{path}:1: missing 'corpus' (the folder of the documents, relative to the set file)")
+    corpus = _corpus_folder(raw, name, path)
     documents = raw.get("documents")
     if documents is not None and not (isinstance(documents, list) and all(isinstance(d, str) for d in documents)):
         raise UserError(f"{path}:1: 'documents' must be a list of document ids (file names without suffix)")
-    tolerances = raw.get("tolerances") or {}
-    if not isinstance(tolerances, dict) or not all(isinstance(v, (int, float)) for k, v in tolerances.items() if k != "__line__"):
-        raise UserError(f"{path}:1: 'tolerances' must map aggregate names to numbers")
-    tolerances = {k: float(v) for k, v in tolerances.items() if k != "__line__"}
-
-    targets = raw.get("targets") or {}
-    if not isinstance(targets, dict) or not all(_TARGET.match(str(v)) for k, v in targets.items() if k != "__line__"):
-        raise UserError(f"{path}:{targets.get('__line__', 1) if isinstance(targets, dict) else 1}: "
-                        "'targets' maps aggregate names to '>= x', '<= x' or '== x'")
-    targets = {k: str(v).strip() for k, v in targets.items() if k != "__line__"}
-
-    items_raw = raw.get("items")
-    if not isinstance(items_raw, list) or not items_raw:
-        raise UserError(f"{path}:1: 'items' must be a non-empty list")
-    default_doc = raw.get("doc_id")
-    dialogues: list[list[EvalItem]] = []
-    seen: set[str] = set()
-    for entry in items_raw:
-        dialogues.append(_parse_entry(entry, path, default_doc, seen))
-    _check_variants(dialogues, path)
+    tolerances = _parse_tolerances(raw, path)
+    targets = _parse_targets(raw, path)
     split_by = str(raw.get("split_by") or "question")
+    dialogues = _parse_dialogues(raw, path)
     if split_by not in SPLIT_BY:
         raise UserError(f"{path}:1: 'split_by' must be one of {', '.join(SPLIT_BY)} (got {split_by!r})")
     dialogues = _assign_splits(dialogues, split_by)
@@ -298,6 +294,59 @@ def load_set(name_or_file: str | Path, *, directory: Path | None = None, check_d
     return evalset
 
 
+def _read_set_file(path: Path) -> object:
+    """The parsed YAML of a set file; a syntax error names the line (and where its construct began)."""
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and context_mark is not None and context_mark is not mark:
+            problem += f" ({context} started at line {context_mark.line + 1})"
+        raise UserError(f"{where}: malformed eval set: {problem}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8 text") from None
+
+
+def _corpus_folder(raw: dict, name: str, path: Path) -> Path:
+    """The documents' folder: ``ASSISTANT_EVAL_CORPUS_<NAME>``, else ``corpus:`` relative to the set file."""
+    env_corpus = os.environ.get(corpus_env_var(name))
+    if env_corpus:
+        return Path(env_corpus)  # relative to the current directory, like any path argument
+    if raw.get("corpus"):
+        return path.parent / str(raw["corpus"])  # relative to the set file
+    raise UserError(f"{path}:1: missing 'corpus' (the folder of the documents, relative to the set file)")
+
+
+def _parse_tolerances(raw: dict, path: Path) -> dict[str, float]:
+    tolerances = raw.get("tolerances") or {}
+    if not isinstance(tolerances, dict) or not all(isinstance(v, (int, float)) for k, v in tolerances.items() if k != "__line__"):
+        raise UserError(f"{path}:1: 'tolerances' must map aggregate names to numbers")
+    return {k: float(v) for k, v in tolerances.items() if k != "__line__"}
+
+
+def _parse_targets(raw: dict, path: Path) -> dict[str, str]:
+    targets = raw.get("targets") or {}
+    if not isinstance(targets, dict) or not all(_TARGET.match(str(v)) for k, v in targets.items() if k != "__line__"):
+        raise UserError(f"{path}:{targets.get('__line__', 1) if isinstance(targets, dict) else 1}: "
+                        "'targets' maps aggregate names to '>= x', '<= x' or '== x'")
+    return {k: str(v).strip() for k, v in targets.items() if k != "__line__"}
+
+
+def _parse_dialogues(raw: dict, path: Path) -> list[list[EvalItem]]:
+    """The set's items, one dialogue each (a single question is a dialogue of one turn)."""
+    items_raw = raw.get("items")
+    if not isinstance(items_raw, list) or not items_raw:
+        raise UserError(f"{path}:1: 'items' must be a non-empty list")
+    default_doc = raw.get("doc_id")
+    seen: set[str] = set()
+    dialogues = [_parse_entry(entry, path, default_doc, seen) for entry in items_raw]
+    _check_variants(dialogues, path)
+    return dialogues
+
+
 def _check_keys(mapping: dict, allowed: set[str], where: str) -> None:
     unknown = sorted(k for k in mapping if k != "__line__" and k not in allowed)
     if unknown:
@@ -307,7 +356,7 @@ def _check_keys(mapping: dict, allowed: set[str], where: str) -> None:
 def _parse_entry(entry, path: Path, default_doc: str | None, seen: set[str]) -> list[EvalItem]:
     if not isinstance(entry, dict):
         raise UserError(f"{path}: each item is a mapping with 'id' and 'question' (got {entry!r:.60})")
-    line = entry.get("__line__", 0)
+    line: int = entry.get("__line__", 0)
     item_id = entry.get("id")
     if not isinstance(item_id, str) or not _ID.match(item_id):
         raise UserError(f"{path}:{line}: item without a valid 'id' (letters, digits, '.', '_', '-')")
@@ -317,17 +366,25 @@ def _parse_entry(entry, path: Path, default_doc: str | None, seen: set[str]) -> 
     seen.add(item_id)
     _check_keys(entry, _ITEM_KEYS, where)
     doc = entry.get("doc_id", default_doc)
+    if entry.get("turns") is None:
+        return [_parse_single(entry, where, doc, item_id, line)]
+    return _parse_turns(entry, path, where, doc, item_id, line)
 
-    turns = entry.get("turns")
-    if turns is None:
-        item = _parse_question(entry, where, doc, item_id, line, default_type=None)
-        variant = entry.get("variant")
-        if (variant is None) != (entry.get("variant_of") is None):
-            raise UserError(f"{where}: 'variant' and 'variant_of' go together")
-        if variant is not None and variant not in VARIANTS:
-            raise UserError(f"{where}: unknown variant {variant!r} (one of: {', '.join(VARIANTS)})")
-        return [EvalItem(**{**item.__dict__, "variant_of": entry.get("variant_of"), "variant": variant})]
 
+def _parse_single(entry: dict, where: str, doc: str | None, item_id: str, line: int) -> EvalItem:
+    """A question on its own (possibly a variant of another item)."""
+    item = _parse_question(entry, where, doc, item_id, line, default_type=None)
+    variant = entry.get("variant")
+    if (variant is None) != (entry.get("variant_of") is None):
+        raise UserError(f"{where}: 'variant' and 'variant_of' go together")
+    if variant is not None and variant not in VARIANTS:
+        raise UserError(f"{where}: unknown variant {variant!r} (one of: {', '.join(VARIANTS)})")
+    return EvalItem(**{**item.__dict__, "variant_of": entry.get("variant_of"), "variant": variant})
+
+
+def _parse_turns(entry: dict, path: Path, where: str, doc: str | None, item_id: str, line: int) -> list[EvalItem]:
+    """A conversation: its ``turns``, each an item ``<id>#<n>``."""
+    turns = entry["turns"]
     if not isinstance(turns, list) or len(turns) < 2:
         raise UserError(f"{where}: 'turns' must list at least two questions")
     extra = sorted(k for k in entry if k not in {"id", "turns", "type", "doc_id", "note", "__line__"})
@@ -337,7 +394,7 @@ def _parse_entry(entry, path: Path, default_doc: str | None, seen: set[str]) -> 
     for n, turn in enumerate(turns, start=1):
         if not isinstance(turn, dict):
             raise UserError(f"{where}: turn {n} must be a mapping with 'question' and 'answer'")
-        t_line = turn.get("__line__", line)
+        t_line: int = turn.get("__line__", line)
         t_where = f"{path}:{t_line}: item '{item_id}#{n}'"
         _check_keys(turn, _TURN_KEYS, t_where)
         # A first turn stands alone; later ones lean on it (type "follow-up" unless stated).

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import math
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
 from assistant.candidates import Candidate
@@ -70,7 +71,9 @@ def _proximity_of(matched: list[frozenset]) -> float:
     need = len({s for _, s in hits})
     if need < 2:
         return 0.0
-    best, have, left = None, {}, 0
+    best: int | None = None
+    have: dict[str, int] = {}
+    left = 0
     for right in range(len(hits)):
         have[hits[right][1]] = have.get(hits[right][1], 0) + 1
         while len(have) == need:
@@ -92,7 +95,12 @@ def _lists() -> dict:
             "boundary": words("clause_boundaries")}
 
 
-def compute(q: Question, candidates: list[Candidate], context_spans: list[tuple[str, int, int]] = ()) -> None:
+def _sentence_key(c: Candidate) -> tuple[str, int, int]:
+    """(doc_id, start, end) of the candidate's sentence: what candidates of one sentence share."""
+    return (c.doc_id, *c.sentence)
+
+
+def compute(q: Question, candidates: list[Candidate], context_spans: Sequence[tuple[str, int, int]] = ()) -> None:
     """Fill ``candidate.features`` for every candidate (relative features need them all)."""
     if not candidates:
         return
@@ -105,8 +113,8 @@ def compute(q: Question, candidates: list[Candidate], context_spans: list[tuple[
     q_neg = bool(q_lower & lists["neg"]) or "n't" in q.text
     top_doc = min(candidates, key=lambda c: (c.rank, c.start)).doc_id
     group = q.qtype if q.qtype in ("who", "when") else "other"
-    tokens: dict[tuple, _Tokens] = {}
-    sentence_cov: dict[tuple, float] = {}
+    tokens: dict[tuple[str, int, int], _Tokens] = {}
+    sentence_cov: dict[tuple[str, int, int], float] = {}
     rows = []
     for c in candidates:
         if c.kind == "field":
@@ -115,11 +123,11 @@ def compute(q: Question, candidates: list[Candidate], context_spans: list[tuple[
             text_tk = _Tokens(q, c.text, c.start, qkeys, lists)
             tlo, thi = 0, len(text_tk.pos)
         else:
-            skey = (c.doc_id, *c.sentence)
-            tk = tokens.get(skey)
-            if tk is None:
+            skey = _sentence_key(c)
+            if skey not in tokens:
                 sent = c.chunk.text[c.sentence[0] - c.chunk.start : c.sentence[1] - c.chunk.start]
-                tk = tokens[skey] = _Tokens(q, sent, c.sentence[0], qkeys, lists)
+                tokens[skey] = _Tokens(q, sent, c.sentence[0], qkeys, lists)
+            tk = tokens[skey]
             lo, hi = tk.range(c.start, c.end)
             text_tk, tlo, thi = tk, lo, hi
         matched = frozenset().union(*tk.matched[lo:hi]) if hi > lo else frozenset()
@@ -128,7 +136,7 @@ def compute(q: Question, candidates: list[Candidate], context_spans: list[tuple[
         cov = sum(q.weights[st] for st in matched) / total if total else 0.0
         own_cov = (sum(q.weights[st] for st in matched if st in q.own) / own_total) if own_total else cov
         if c.kind != "clause":
-            sentence_cov[(c.doc_id, *c.sentence)] = cov
+            sentence_cov[_sentence_key(c)] = cov
         flags = text_tk.flags[tlo:thi]
         content = sum(1 for f in flags if f[0])
         novel = sum(1 for f in flags if f[1])
@@ -190,7 +198,7 @@ def compute(q: Question, candidates: list[Candidate], context_spans: list[tuple[
         f["dense_body_rel"] = f["dense"] - max_body if c.kind != "field" else 0.0
         f["dense_field_rel"] = f["dense"] - max_field if c.kind == "field" else 0.0
         f["cov_rel"] = f["cov"] - max_cov
-        f["sent_cov"] = sentence_cov.get((c.doc_id, *c.sentence), f["cov"])
+        f["sent_cov"] = sentence_cov.get(_sentence_key(c), f["cov"])
         f["clause_share"] = (c.end - c.start) / max(1, c.sentence[1] - c.sentence[0])
         c.features = f
 

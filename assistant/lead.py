@@ -83,32 +83,7 @@ def lead_span(q: Question, c: Candidate) -> Lead | None:
     text = c.chunk.text[s0 - c.chunk.start : s1 - c.chunk.start]
     inside = (c.start - s0, c.end - s0)
     anchors = _anchors(q, text)
-    found: list[tuple[int, int, str]] = []
-    if q.qtype == "when":
-        found = [(m.start(), m.end(), m.group(0)) for m in _date_rx().finditer(text)
-                 if m.group(0).lower() not in q.text.lower()]
-    elif q.qtype == "count":
-        for m in _count_rx().finditer(text):
-            s, e = _count_phrase(text, m.start(), m.end())
-            found.append((s, e, text[s:e]))
-    else:
-        skip = function_words_title() | {w.capitalize() for w in ordered_words("months")}
-        for m in _NAME.finditer(text):
-            words_ = m.group(0).split()
-            start = m.start()
-            while words_ and words_[0].strip(".,") in skip:
-                start = text.index(words_[1], start + len(words_[0])) if len(words_) > 1 else m.end()
-                words_ = words_[1:]
-            if not words_:
-                continue
-            name = " ".join(words_).rstrip(".,")
-            if name.lower() in q.names or any(w.lower().strip(".,") in q.names for w in words_):
-                continue
-            if start == 0 and len(words_) == 1 and c.kind != "clause":
-                pass  # a capitalized first word may be an ordinary word; kept, anchors decide
-            end = start + len(name)
-            if text[start:end] == name:
-                found.append((start, end, name))
+    found = _matches(q, text)
     held = [m for m in found if m[0] < inside[1] and inside[0] < m[1]]
     if q.qtype in ("who", "where"):
         # A name leads only when the quoted span holds exactly one the question does not give, or
@@ -123,3 +98,38 @@ def lead_span(q: Question, c: Candidate) -> Lead | None:
         return None
     s, e, t = best
     return Lead(s0 + s, s0 + e, t)
+
+
+def _matches(q: Question, text: str) -> list[tuple[int, int, str]]:
+    """What could lead in ``text`` (sentence offsets): dates, counted phrases or names, by question type."""
+    if q.qtype == "when":
+        return [(m.start(), m.end(), m.group(0)) for m in _date_rx().finditer(text)
+                if m.group(0).lower() not in q.text.lower()]
+    if q.qtype == "count":
+        phrases = (_count_phrase(text, m.start(), m.end()) for m in _count_rx().finditer(text))
+        return [(s, e, text[s:e]) for s, e in phrases]
+    return _names(q, text)
+
+
+def _names(q: Question, text: str) -> list[tuple[int, int, str]]:
+    """Capitalized names the question does not already give, without a leading function word or month.
+
+    A capitalized first word of the sentence may be an ordinary word; it is kept, the anchors decide.
+    """
+    skip = function_words_title() | {w.capitalize() for w in ordered_words("months")}
+    found = []
+    for m in _NAME.finditer(text):
+        words_ = m.group(0).split()
+        start = m.start()
+        while words_ and words_[0].strip(".,") in skip:
+            start = text.index(words_[1], start + len(words_[0])) if len(words_) > 1 else m.end()
+            words_ = words_[1:]
+        if not words_:
+            continue
+        name = " ".join(words_).rstrip(".,")
+        if name.lower() in q.names or any(w.lower().strip(".,") in q.names for w in words_):
+            continue
+        end = start + len(name)
+        if text[start:end] == name:
+            found.append((start, end, name))
+    return found

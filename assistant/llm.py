@@ -25,10 +25,11 @@ import importlib.util
 import io
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -115,6 +116,7 @@ def make_llm(spec: str | LLMSpec | None = None, *, timeout: float | None = None)
         )
     if parsed.kind == "openai":
         from langchain_openai import ChatOpenAI
+        from pydantic import SecretStr
 
         base_url = os.environ.get("ASSISTANT_OPENAI_BASE_URL") or os.environ.get("OPENAI_BASE_URL")
         api_key = os.environ.get("ASSISTANT_OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY")
@@ -127,10 +129,10 @@ def make_llm(spec: str | LLMSpec | None = None, *, timeout: float | None = None)
         return ChatOpenAI(
             model=parsed.model,
             base_url=base_url or None,
-            api_key=api_key,
+            api_key=SecretStr(api_key),
             temperature=0,
             seed=0,
-            max_tokens=MAX_NEW_TOKENS,
+            max_completion_tokens=MAX_NEW_TOKENS,  # the declared name of ChatOpenAI's max_tokens
             timeout=seconds,
             max_retries=0,
         )
@@ -220,7 +222,9 @@ class LocalChatModel(BaseChatModel):
                         streamer=streamer,
                         pad_token_id=tokenizer.eos_token_id,
                     )
-            except BaseException as exc:  # re-raised in the caller's thread
+            # Blind on purpose: any failure (even an interrupt) must end the stream or the caller
+            # waits forever; it is re-raised in the caller's thread, not swallowed.
+            except BaseException as exc:  # noqa: BLE001
                 failure.append(exc)
                 streamer.end()
 

@@ -30,7 +30,7 @@ import re
 import string
 import unicodedata
 from collections import Counter
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 SpanRef = tuple[str, int, int]  # (doc_id, start, end)
 
@@ -43,7 +43,7 @@ _ARTICLES = {"a", "an", "the"}
 # types get 200, summaries have no limit, every other type (follow-up turns included) 400.
 SHORT_LIMIT, LONG_LIMIT = 200, 400
 CONCISE_LIMITS: dict[str, int | None] = {
-    **{t: SHORT_LIMIT for t in ("who", "when", "where", "count", "which")},
+    **dict.fromkeys(("who", "when", "where", "count", "which"), SHORT_LIMIT),
     "summary": None,
 }
 _ANY_MARKER = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
@@ -304,8 +304,8 @@ def concise_correct(item, scores: Mapping, valid: Sequence[bool]) -> bool:
 # --- aggregates -----------------------------------------------------------------------------------
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear-interpolated percentile (numpy's default), without numpy."""
+def percentile(values: Iterable[float | None], q: float) -> float | None:
+    """Linear-interpolated percentile (numpy's default) of the values that are not None, without numpy."""
     xs = sorted(v for v in values if v is not None)
     if not xs:
         return None

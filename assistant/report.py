@@ -16,9 +16,13 @@ import html
 import io
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant.evalsets import target_met
 from assistant.metrics import HEADLINE
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 # Aggregates shown, in order, with how they print.
 SHOWN = [
@@ -152,6 +156,21 @@ def _change_line(change: dict) -> str:
 
 
 def print_summary(results: dict, comparison: dict | None, console) -> None:
+    console.print(_aggregates_table(results, comparison))
+    gaps = gap_rows(results)
+    if gaps:
+        console.print(_gap_table(gaps))
+    console.print(_by_type_table(results))
+    fails = failing(results)
+    if fails:
+        console.print(_failing_table(fails))
+    else:
+        console.print("[green]every item passes[/]")
+    if comparison:
+        _print_changes(comparison["changes"], console)
+
+
+def _aggregates_table(results: dict, comparison: dict | None) -> Table:
     from rich.table import Table
 
     targets = results.get("targets") or {}
@@ -172,16 +191,22 @@ def print_summary(results: dict, comparison: dict | None, console) -> None:
         met = target_met(target, value) if target else None
         row.append("" if not target else f"{'[green]✓' if met else '[red]✗'} {target}[/]")
         table.add_row(*row)
-    console.print(table)
+    return table
 
-    gaps = gap_rows(results)
-    if gaps:
-        gap_table = Table(title="train/test gap (train − test)", title_justify="left")
-        for col in ("metric", "train", "test", "gap"):
-            gap_table.add_column(col, justify="left" if col == "metric" else "right")
-        for row in gaps:
-            gap_table.add_row(*row)
-        console.print(gap_table)
+
+def _gap_table(gaps: list[tuple[str, str, str, str]]) -> Table:
+    from rich.table import Table
+
+    gap_table = Table(title="train/test gap (train − test)", title_justify="left")
+    for col in ("metric", "train", "test", "gap"):
+        gap_table.add_column(col, justify="left" if col == "metric" else "right")
+    for gap in gaps:
+        gap_table.add_row(*gap)
+    return gap_table
+
+
+def _by_type_table(results: dict) -> Table:
+    from rich.table import Table
 
     by_type = Table(title="by type", title_justify="left")
     by_type.add_column("type")
@@ -191,32 +216,32 @@ def print_summary(results: dict, comparison: dict | None, console) -> None:
         by_type.add_row(t, str(agg["items"]), *(fmt(agg.get(n), _kind(n)) for n in
                                                 ("pass_rate", "key_term_accuracy", "hit@3", "citation_precision",
                                                  "citation_recall", "abstention_recall")))
-    console.print(by_type)
+    return by_type
 
-    fails = failing(results)
-    if fails:
-        ft = Table(title=f"failing items ({len(fails)})", title_justify="left", show_lines=False)
-        ft.add_column("item", no_wrap=True)
-        ft.add_column("split")
-        ft.add_column("type")
-        ft.add_column("question")
-        ft.add_column("why")
-        ft.add_column("answer")
-        for r in fails:
-            ft.add_row(r["id"], r.get("split") or "", r["type"], _short(r["question"], 50), "; ".join(r["scores"]["fail_reasons"]),
-                       _short(r["answer"], 70))
-        console.print(ft)
+
+def _failing_table(fails: list[dict]) -> Table:
+    from rich.table import Table
+
+    ft = Table(title=f"failing items ({len(fails)})", title_justify="left", show_lines=False)
+    ft.add_column("item", no_wrap=True)
+    ft.add_column("split")
+    ft.add_column("type")
+    ft.add_column("question")
+    ft.add_column("why")
+    ft.add_column("answer")
+    for r in fails:
+        ft.add_row(r["id"], r.get("split") or "", r["type"], _short(r["question"], 50), "; ".join(r["scores"]["fail_reasons"]),
+                   _short(r["answer"], 70))
+    return ft
+
+
+def _print_changes(changed: list[dict], console) -> None:
+    if changed:
+        console.print(f"[bold]changed since the baseline ({len(changed)}):[/]")
+        for change in changed:
+            console.print("  " + _change_line(change), markup=False, highlight=False)
     else:
-        console.print("[green]every item passes[/]")
-
-    if comparison:
-        changed = comparison["changes"]
-        if changed:
-            console.print(f"[bold]changed since the baseline ({len(changed)}):[/]")
-            for change in changed:
-                console.print("  " + _change_line(change), markup=False, highlight=False)
-        else:
-            console.print("no item changed since the baseline")
+        console.print("no item changed since the baseline")
 
 
 # --- files --------------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ class Linear:
                 "coef": list(self.coef), "intercept": self.intercept}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Linear":
+    def from_dict(cls, d: dict) -> Linear:
         return cls(tuple(d["features"]), tuple(d["mean"]), tuple(d["scale"]), tuple(d["coef"]),
                    float(d.get("intercept", 0.0)))
 
@@ -74,7 +74,7 @@ class Model:
                 "threshold": self.threshold, "margin": self.margin, "meta": self.meta}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Model":
+    def from_dict(cls, d: dict) -> Model:
         return cls(Linear.from_dict(d["ranker"]), Linear.from_dict(d["answerer"]), float(d.get("threshold", 0.5)),
                    float(d.get("margin", 0.0)), dict(d.get("meta", {})))
 
@@ -119,4 +119,4 @@ def answer_probability(best: Candidate, others: list[Candidate], model: Model, o
     return model.answerer.probability(answer_features(best, others, one_document))
 
 
-__all__ = ["Model", "Linear", "load", "score", "answer_probability", "answer_features", "vector", "MODEL_FILE"]
+__all__ = ["MODEL_FILE", "Linear", "Model", "answer_features", "answer_probability", "load", "score", "vector"]

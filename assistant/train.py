@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import typer
 
 from assistant import features, metrics
 from assistant.answer import Answer, Citation
@@ -76,7 +77,7 @@ def index_name(evalset) -> str:
     for known in SETS:
         try:
             other = load_set(known, check_documents=False)
-        except Exception:  # noqa: BLE001 - a missing set only means no sharing
+        except UserError:  # a missing (or broken) known set only means no sharing
             continue
         if other.corpus.resolve() == evalset.corpus.resolve() and other.documents == evalset.documents:
             return known
@@ -105,9 +106,9 @@ def open_set_assistant(evalset, index_dir: Path | None = None):
             os.environ["ASSISTANT_CHROMA_URL"] = saved_url
 
 
-def reference_answer(item, documents) -> "object":
+def reference_answer(item, documents) -> Answer:
     """An earlier turn as the conversation would hold it had it been answered right."""
-    cites = []
+    cites: list[Citation] = []
     for ev in item.evidence:
         if not ev.spans:
             continue
@@ -141,7 +142,7 @@ def collect(set_names=SETS, splits=("train", "dev"), progress: bool = True) -> l
         dialogues = [d for d in full.dialogues if d[0].split in splits]
         t0 = time.perf_counter()
         for dialogue in sorted(dialogues, key=lambda d: d[0].id):
-            history = []
+            history: list[Answer] = []
             for item in dialogue:
                 typed = chain._respell(item.question)
                 resolved = chain._resolve(typed, history or None)
@@ -158,7 +159,7 @@ def collect(set_names=SETS, splits=("train", "dev"), progress: bool = True) -> l
                 history.append(reference_answer(item, documents))
         if progress:
             n = sum(1 for g in groups if g.set == name)
-            print(f"{name}: {n} questions ({', '.join(splits)}) in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+            typer.echo(f"{name}: {n} questions ({', '.join(splits)}) in {time.perf_counter() - t0:.0f} s", err=True)
     return groups
 
 
@@ -245,11 +246,11 @@ def fit_answerer(groups: list[Group], scores_of, C: float):
             # candidate, is 0): the answerer predicts whether the answer would be right.
             best = _order(g, scores)[0]
             y.append(int(g.answerable and bool(g.labels[best])))
-    X = np.asarray(X, dtype=np.float64)
-    mean, scale = X.mean(axis=0), X.std(axis=0)
+    features = np.asarray(X, dtype=np.float64)
+    mean, scale = features.mean(axis=0), features.std(axis=0)
     scale[scale == 0] = 1.0
     clf = LogisticRegression(C=C, solver="lbfgs", max_iter=5000, class_weight="balanced")
-    clf.fit((X - mean) / scale, np.asarray(y))
+    clf.fit((features - mean) / scale, np.asarray(y))
     return mean, scale, clf.coef_[0], float(clf.intercept_[0])
 
 
@@ -263,7 +264,7 @@ def evaluate(groups: list[Group], scores_of, confidence_of, threshold: float, ma
         conf = confidence_of(g, scores)
         answered = pick is not None and conf >= threshold and not g.foreign
         if g.answerable:
-            if not answered:
+            if pick is None or not answered:
                 refused += 1
             elif g.labels[pick]:
                 correct += 1
@@ -295,46 +296,55 @@ def _round(values) -> tuple[float, ...]:
     return tuple(round(float(v), 6) for v in values)
 
 
-def fit_all(groups: list[Group], progress: bool = True):
-    """Choose C (ranker, answerer) and the margin on dev; returns (Model, train result, dev result)."""
+def _scorer(mean, scale, coef):
+    """A group's candidate scores under a fitted ranker."""
     import numpy as np
 
-    tr = [g for g in groups if g.split == "train" and g.rows]
-    dev = [g for g in groups if g.split == "dev"]
+    def scores(g: Group):
+        if not g.rows:
+            return []
+        return list(((np.asarray(g.rows) - mean) / scale) @ coef)
+    return scores
 
-    def scorer(mean, scale, coef):
-        def scores(g: Group):
-            if not g.rows:
-                return []
-            return list(((np.asarray(g.rows) - mean) / scale) @ coef)
-        return scores
 
-    def confider(mean, scale, coef, intercept):
-        def conf(g: Group, scores):
-            row = answerer_row(g, scores)
-            if row is None:
-                return 0.0
-            z = ((np.asarray(row) - mean) / scale) @ coef + intercept
-            return float(1 / (1 + np.exp(-z)))
-        return conf
+def _confider(mean, scale, coef, intercept):
+    """The probability that a group's best candidate answers, under a fitted answerer."""
+    import numpy as np
 
-    best = None
+    def conf(g: Group, scores):
+        row = answerer_row(g, scores)
+        if row is None:
+            return 0.0
+        z = ((np.asarray(row) - mean) / scale) @ coef + intercept
+        return float(1 / (1 + np.exp(-z)))
+    return conf
+
+
+def _grid(tr: list[Group], dev: list[Group], progress: bool):
+    """Every (dev key, C, C2, margin, threshold, ranker, answerer, dev result) of the search grid."""
     for C in C_GRID:
         ranker = fit_ranker(tr, C)
-        scores_of = scorer(*ranker)
+        scores_of = _scorer(*ranker)
         for C2 in (0.01, 0.1, 1.0):
             answerer = fit_answerer(tr, scores_of, C2)
-            conf_of = confider(*answerer)
+            conf_of = _confider(*answerer)
             threshold = calibrate(dev, scores_of, conf_of)
             for margin in MARGINS:
                 result = evaluate(dev, scores_of, conf_of, threshold, margin)
                 key = (round(result["accuracy"], 6), round(result["correct"], 6), -C, -C2, -margin)
-                if best is None or key > best[0]:
-                    best = (key, C, C2, margin, threshold, ranker, answerer, result)
                 if progress:
-                    print(f"C={C} C2={C2} margin={margin}: dev {result}", file=sys.stderr)
+                    typer.echo(f"C={C} C2={C2} margin={margin}: dev {result}", err=True)
+                yield key, C, C2, margin, threshold, ranker, answerer, result
+
+
+def fit_all(groups: list[Group], progress: bool = True):
+    """Choose C (ranker, answerer) and the margin on dev; the Model's meta holds its train and dev results."""
+    tr = [g for g in groups if g.split == "train" and g.rows]
+    dev = [g for g in groups if g.split == "dev"]
+    # Keys are unique (they end in -C, -C2, -margin), so the best is the same whatever the order.
+    best = max(_grid(tr, dev, progress), key=lambda choice: choice[0])
     _, C, C2, margin, threshold, ranker, answerer, dev_result = best
-    train_result = evaluate(tr, scorer(*ranker), confider(*answerer), threshold, margin)
+    train_result = evaluate(tr, _scorer(*ranker), _confider(*answerer), threshold, margin)
     model = Model(
         ranker=Linear(NAMES, _round(ranker[0]), _round(ranker[1]), _round(ranker[2]), 0.0),
         answerer=Linear(ANSWERER_FEATURES, _round(answerer[0]), _round(answerer[1]), _round(answerer[2]),
@@ -360,10 +370,10 @@ def train(out: Path | None = None, set_names=SETS, progress: bool = True) -> dic
     if progress:
         r = model.ranker
         top = sorted(zip(r.features, r.coef), key=lambda nw: -abs(nw[1]))[:10]
-        print(f"wrote {path} in {time.perf_counter() - t0:.0f} s: margin={model.margin} threshold={model.threshold:.3f}",
-              file=sys.stderr)
-        print(f"train {model.meta['train']}\ndev   {model.meta['dev']}", file=sys.stderr)
-        print("largest ranker weights: " + ", ".join(f"{n} {w:+.2f}" for n, w in top), file=sys.stderr)
+        typer.echo(f"wrote {path} in {time.perf_counter() - t0:.0f} s: margin={model.margin} threshold={model.threshold:.3f}",
+                   err=True)
+        typer.echo(f"train {model.meta['train']}\ndev   {model.meta['dev']}", err=True)
+        typer.echo("largest ranker weights: " + ", ".join(f"{n} {w:+.2f}" for n, w in top), err=True)
     return model.to_dict()
 
 

@@ -32,6 +32,11 @@ RESULTS = ROOT / "bench" / "results.md"
 SECTION = "## Ingest of one large file (issue 10)"
 
 
+def _shift_numbers(text: str, by: int) -> str:
+    """Every number of ``text`` plus ``by`` (each repetition of the corpus reads differently)."""
+    return re.sub(r"\d+", lambda m: str(int(m.group()) + by), text)
+
+
 def make_large_file(path: Path, megabytes: float) -> int:
     """Write a ``megabytes`` MB UTF-8 text built from the corpus; returns its characters."""
     texts = [f.read_text(encoding="utf-8") for f in sorted(CORPUS.glob("*.txt"))]
@@ -44,7 +49,7 @@ def make_large_file(path: Path, megabytes: float) -> int:
                 paras = [p for p in text.split("\n\n") if p.strip()]
                 k = rep % max(1, len(paras))
                 paras = paras[k:] + paras[:k]
-                varied = re.sub(r"\d+", lambda m: str(int(m.group()) + rep), "\n\n".join(paras))
+                varied = _shift_numbers("\n\n".join(paras), rep)
                 block = varied + "\n\n"
                 out.write(block)
                 written += len(block.encode("utf-8"))
@@ -61,6 +66,7 @@ def run_ingest(paths: list[Path], index: Path, env: dict) -> dict:
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
+    assert proc.stdout is not None  # stdout=PIPE
     out = proc.stdout.read().strip()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"ingest failed ({status}): {out}")

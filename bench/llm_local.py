@@ -41,10 +41,12 @@ def main() -> None:
     from assistant import Assistant
     from assistant.generative import generate_answer
     from assistant.grounding import GroundingChecker
-    from assistant.llm import make_llm
+    from assistant.llm import LocalChatModel, make_llm
 
     extractive_bot = Assistant.open(index=args.index)
     llm = make_llm("local")
+    if not isinstance(llm, LocalChatModel):  # "local" always makes one; the check tells mypy
+        raise SystemExit(f"expected the local model, got {llm!r}")
     t0 = time.perf_counter()
     llm.load()
     load_s = time.perf_counter() - t0

