@@ -13,6 +13,7 @@ import re
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -20,13 +21,13 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from assistant.answer import Answer, Citation, Passage  # noqa: E402
-from assistant.chat_page import (  # noqa: E402
+from assistant.answer import Answer, Citation, Passage
+from assistant.chat_page import (
     EXAMPLES,
     FeedbackLog,
+    SourceLibrary,
     answer_from_json,
     answer_to_json,
-    SourceLibrary,
     chat_message,
     check_exposure,
     conversation_markdown,
@@ -36,9 +37,9 @@ from assistant.chat_page import (  # noqa: E402
     retrieval_details,
     source_panel,
 )
-from assistant.config import SEEDS_DIR  # noqa: E402
-from assistant.documents import load_documents  # noqa: E402
-from assistant.errors import UserError  # noqa: E402
+from assistant.config import SEEDS_DIR
+from assistant.documents import load_documents
+from assistant.errors import UserError
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -492,7 +493,8 @@ def test_serve_refuses_a_network_address_without_a_password():
 @pytest.mark.slow
 def test_serve_command_answers_like_the_python_api(chat_page_assistant, tmp_path):
     import subprocess
-    import time
+
+    from conftest import read_until
 
     port = free_port()
     index_dir = chat_page_assistant.index.settings.index_dir
@@ -502,14 +504,11 @@ def test_serve_command_answers_like_the_python_api(chat_page_assistant, tmp_path
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        deadline = time.monotonic() + 180
-        url = None
-        for line in proc.stdout:  # Gradio prints the URL once the server is up
-            if "Running on local URL" in line:
-                url = line.split("URL:", 1)[1].strip()
-                break
-            assert time.monotonic() < deadline
-        assert url == f"http://127.0.0.1:{port}", url
+        # The URL is printed once the server is up; a server that prints nothing fails at the deadline.
+        seen = read_until(proc.stdout, lambda seen: re.search(rb"Running on local URL:.*\n", seen) is not None, 180)
+        found = re.search(r"Running on local URL:\s*(\S+)", seen.decode(errors="replace"))
+        url = found.group(1) if found else None
+        assert url == f"http://127.0.0.1:{port}", seen[-500:]
         got = client_for(url).predict(EXAMPLES[0], api_name="/ask")
         assert comparable(got) == comparable(chat_page_assistant.ask(EXAMPLES[0]).to_dict())
     finally:
@@ -527,16 +526,15 @@ def test_streamed_answer_grows_and_ends_with_the_final_answer(chat_page_assistan
     final = chat_page_assistant.ask(question)
     assert len(partials) >= 3
     texts = [p.answer for p in partials]
-    assert all(a != b and b.startswith(a.rstrip()) for a, b in zip(texts, texts[1:]))
+    assert all(a != b and b.startswith(a.rstrip()) for a, b in pairwise(texts))
     assert all(not p.citations for p in partials[:-1])
     assert comparable(partials[-1].to_dict()) == comparable(final.to_dict())
 
 
 @pytest.mark.slow
 def test_auth_is_required_when_configured(chat_page_assistant, tmp_path):
-    from gradio_client import Client
-
     from assistant.chat_page import build_app, launch
+    from gradio_client import Client
 
     app = build_app(chat_page_assistant, feedback_path=tmp_path / "f.jsonl", stream_delay=0)
     _, url, _ = launch(app, host="127.0.0.1", port=free_port(), auth=[("teacher", "pw")], block=False, quiet=True)
@@ -554,9 +552,8 @@ def test_auth_is_required_when_configured(chat_page_assistant, tmp_path):
 
 
 def test_a_busy_port_is_a_user_error(tmp_path):
-    from assistant.chat_page import launch
-
     import gradio as gr
+    from assistant.chat_page import launch
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
