@@ -42,6 +42,17 @@ def _err(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
 
 
+@app.callback()
+def _options(
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True,
+                                help="Log what the answer was built from: -v retrieval, candidates and "
+                                     "abstentions (INFO), -vv more detail (DEBUG)."),
+) -> None:
+    from assistant.logs import setup_logging
+
+    setup_logging(verbose)
+
+
 @app.command()
 def ingest(
     paths: Optional[List[Path]] = typer.Argument(None, help="Files or folders (default: seeds/)."),
@@ -318,8 +329,12 @@ def train(
     set_name: Optional[list[str]] = typer.Option(None, "--set", help="Eval set(s) to learn from (default: telegram, frus1941)."),
 ) -> None:
     """Fit the answer scorer on the bank's train split, calibrate it on dev (never reads test)."""
+    import logging
+
     from assistant.train import SETS, train as fit_model
 
+    logger = logging.getLogger("assistant.train")  # its progress is this command's output
+    logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
     fit_model(out, tuple(set_name or SETS))
 
 
@@ -389,7 +404,8 @@ _INDEX_COMMANDS = {"ask", "chat", "ingest", "collections"}
 
 
 def main() -> None:
-    held = _NativeStderr() if len(sys.argv) > 1 and sys.argv[1] in _INDEX_COMMANDS else None
+    command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)  # after -v/--verbose
+    held = _NativeStderr() if command in _INDEX_COMMANDS else None
     if held is not None:
         held.__enter__()
     try:

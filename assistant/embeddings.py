@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
-import sys
 from functools import cached_property
 from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
+
+log = logging.getLogger(__name__)
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -100,8 +102,8 @@ class LocalEmbeddings(Embeddings):
             try:
                 onnx_embed.export_onnx(self.model_path, export_dir, weights_sha256=weights_sha256)
             except Exception as exc:  # an exporter problem must not stop an ingest: torch still works
-                print(f"note: no ONNX export ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-                      "embedding with sentence-transformers", file=sys.stderr)
+                log.warning(f"note: no ONNX export ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                            "embedding with sentence-transformers")
                 return False
         # Ingest embeds batches: every core (without spinning threads, which made a busy
         # shared machine ~2x slower); queries: one thread (bench/README.md).
@@ -110,14 +112,13 @@ class LocalEmbeddings(Embeddings):
         if self.onnx is None and Path(export_dir).exists():
             # A derived file that does not load (damaged, or another model's): make it again.
             reason = onnx_embed.export_problem(export_dir, weights_sha256) or "it does not load"
-            print(f"note: the ONNX export {export_dir} is unusable ({reason}); rebuilding it", file=sys.stderr)
+            log.warning(f"note: the ONNX export {export_dir} is unusable ({reason}); rebuilding it")
             try:
                 onnx_embed.export_onnx(self.model_path, export_dir, weights_sha256=weights_sha256, force=True)
                 self.onnx = onnx_embed.OnnxQueryEmbedder.open(export_dir, weights_sha256, threads=threads)
             except Exception as exc:  # e.g. a read-only index: torch still gives the same vectors
-                print(f"note: cannot rebuild the ONNX export ({type(exc).__name__}: "
-                      f"{str(exc).splitlines()[0] if str(exc) else ''}); embedding with sentence-transformers",
-                      file=sys.stderr)
+                log.warning(f"note: cannot rebuild the ONNX export ({type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0] if str(exc) else ''}); embedding with sentence-transformers")
                 self.onnx = None
         return self.onnx is not None
 

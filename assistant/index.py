@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -33,6 +34,8 @@ from assistant.config import DEFAULT_COLLECTION, SEEDS_DIR, Settings
 from assistant.documents import Document, assign_doc_ids, document_files, is_empty, load_documents
 from assistant.embeddings import LocalEmbeddings, weights_sha256
 from assistant.errors import DamagedIndex, UserError
+
+log = logging.getLogger(__name__)
 
 INDEX_FORMAT = 1
 _DOC_BATCH = 16  # documents embedded and written together (one pending→complete step)
@@ -162,7 +165,7 @@ class Index:
             for name in names:
                 os.chmod(os.path.join(folder, name), 0o600)
         self.read_only = True
-        print(f"note: the index at {path} is read-only; answering from a temporary copy", file=sys.stderr)
+        log.warning(f"note: the index at {path} is read-only; answering from a temporary copy")
         return snapshot
 
     def _check_location(self, database: bool = True) -> None:
@@ -212,8 +215,7 @@ class Index:
                 os.replace(item, aside / item.name)
         global DAMAGE_REPORTED
         DAMAGE_REPORTED = True
-        print(f"note: the index at {path} could not be opened; moved it to {aside} and starting afresh",
-              file=sys.stderr)
+        log.warning(f"note: the index at {path} could not be opened; moved it to {aside} and starting afresh")
         for key in ("client", "stores"):
             self.__dict__.pop(key, None)
         try:  # Chroma keeps one system per path in a process: forget the damaged one
@@ -409,8 +411,8 @@ class Index:
             except Timeout:
                 if not wait:
                     raise IndexBusy(self.where) from None
-                print(f"note: another ingest is writing to {self.where}; waiting for it to finish "
-                      "(Ctrl-C to stop)", file=sys.stderr, flush=True)
+                log.warning(f"note: another ingest is writing to {self.where}; waiting for it to finish "
+                            "(Ctrl-C to stop)")
                 self._lock.acquire()
         except OSError as exc:
             raise UserError(f"cannot write to the index at {self.where}: {exc.strerror or exc}") from None
@@ -425,7 +427,7 @@ class Index:
         docs = [d for d in loaded if not is_empty(d)]
         for d in loaded:
             if is_empty(d):
-                print(f"note: skipping an empty document (no text): {d.source}", file=sys.stderr)
+                log.warning(f"note: skipping an empty document (no text): {d.source}")
         with self.write_lock():
             return self._ingest_locked(paths, docs, progress, rebuild)
 
@@ -598,16 +600,16 @@ class Index:
         if not self.pending():
             return None
         if self.read_only:
-            print(f"note: the index at {self.where} is read-only and an ingest into it was interrupted; "
-                  f"answering from the documents already indexed ({len(self.pending())} not)", file=sys.stderr)
+            log.warning(f"note: the index at {self.where} is read-only and an ingest into it was interrupted; "
+                        f"answering from the documents already indexed ({len(self.pending())} not)")
             return None
         try:
             with self.write_lock(wait=False):
                 return self._complete_pending_locked(progress)
         except IndexBusy:
             n = len(self.pending())
-            print(f"note: an ingest is running in {self.where}; answering from the documents already "
-                  f"indexed ({n} not yet)", file=sys.stderr)
+            log.warning(f"note: an ingest is running in {self.where}; answering from the documents already "
+                        f"indexed ({n} not yet)")
             return None
 
     def _complete_pending_locked(self, progress: bool) -> IngestReport | None:
@@ -632,7 +634,7 @@ class Index:
                 f"the index at {self.where} is incomplete (an ingest was interrupted) and its source "
                 f"{missing[0]} is gone; run: {self.rebuild_command('PATH')}"
             )
-        print(f"note: completing an interrupted ingest of {len(pending)} document(s) in {self.where}", file=sys.stderr)
+        log.warning(f"note: completing an interrupted ingest of {len(pending)} document(s) in {self.where}")
         docs = [d for d in load_documents(sources, unique_ids=False) if not is_empty(d)]
         return self._ingest_locked(sources, docs, progress, rebuild=False, keep_paths=True)
 
@@ -737,7 +739,7 @@ def open_for_query(settings: Settings, embeddings: LocalEmbeddings | None = None
                             f"ingest it: assistant ingest PATH --collection {settings.collection}{where}")
         with index.write_lock():
             if not index.exists():  # (another process may have made it while we waited)
-                print(f"note: no index at {index.where} yet; ingesting {SEEDS_DIR.name}/ first", file=sys.stderr)
+                log.warning(f"note: no index at {index.where} yet; ingesting {SEEDS_DIR.name}/ first")
                 index.ingest(default_paths(), progress=False)
     index.stores  # noqa: B018  (opens and checks the model)
     index.complete_pending()

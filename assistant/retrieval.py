@@ -9,10 +9,10 @@ chunks' ``search_text`` and cached beside the index, keyed by the index revision
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,6 +26,8 @@ from pydantic import ConfigDict
 from assistant.chunks import Chunk
 from assistant.config import DEFAULT_K
 from assistant.index import Index
+
+log = logging.getLogger(__name__)
 
 RRF_K = 60
 TOKENIZER = "en_plus-snowball-lemma-v4"  # part of the BM25 cache key: a new tokenizer rebuilds it
@@ -114,8 +116,7 @@ class Lexicon:
                 raise ValueError("its parts disagree")
         except Exception as exc:  # damaged bytes: UnicodeDecodeError, JSONDecodeError, ValueError, EOFError…
             reason = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
-            print(f"note: the keyword index cache {folder} is damaged ({type(exc).__name__}: {reason}); rebuilding it",
-                  file=sys.stderr)
+            log.warning(f"note: the keyword index cache {folder} is damaged ({type(exc).__name__}: {reason}); rebuilding it")
             shutil.rmtree(folder, ignore_errors=True)
             return None
         self.bm25 = bm25
@@ -314,6 +315,8 @@ class HybridRetriever(BaseRetriever):
         dense_ids = [cid for cid, _ in dense]
         dense_sim = dict(dense)
         lexical = self.lexicon().search(query, CANDIDATES, self.filters)
+        log.debug("dense leg for %r: %s", query, ", ".join(f"{cid} {s:.4f}" for cid, s in dense))
+        log.debug("bm25 leg for %r: %s", query, ", ".join(f"{cid} {s:.4f}" for cid, s in lexical))
 
         fused: dict[str, dict] = {}
         for rank, cid in enumerate(dense_ids):
@@ -337,6 +340,9 @@ class HybridRetriever(BaseRetriever):
             top.append((cid, info))
             if len(top) >= self.k:
                 break
+        log.info("retrieved for %r (rank, fused score, dense rank/cosine, bm25 rank/score): %s", query, "; ".join(
+            f"#{n} {cid} {i['score']:.4f} dense {i.get('dense_rank', '-')}/{i.get('dense_score', 0):.3f} "
+            f"bm25 {i.get('bm25_rank', '-')}/{i.get('bm25_score', 0):.2f}" for n, (cid, i) in enumerate(top, 1)))
         got = chunks_col.get(ids=[cid for cid, _ in top], include=["documents", "metadatas"])
         records = {i: Chunk.from_record(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
         return [(records[cid], info) for cid, info in top if cid in records]

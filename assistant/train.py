@@ -27,11 +27,13 @@ Deterministic: sorted inputs, a deterministic solver, rounded weights.
 from __future__ import annotations
 
 import json
+import logging
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 SETS = ("telegram", "frus1941")
 C_GRID = (0.001, 0.01, 0.1)
@@ -160,7 +162,7 @@ def collect(set_names=SETS, splits=("train", "dev"), progress: bool = True) -> l
                 history.append(reference_answer(item, documents))
         if progress:
             n = sum(1 for g in groups if g.set == name)
-            print(f"{name}: {n} questions ({', '.join(splits)}) in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+            log.info(f"{name}: {n} questions ({', '.join(splits)}) in {time.perf_counter() - t0:.0f} s")
     return groups
 
 
@@ -342,7 +344,7 @@ def fit_all(groups: list[Group], progress: bool = True):
                 if best is None or key > best[0]:
                     best = (key, C, C2, margin, threshold, ranker, answerer, result)
                 if progress:
-                    print(f"C={C} C2={C2} margin={margin}: dev {result}", file=sys.stderr)
+                    log.info(f"C={C} C2={C2} margin={margin}: dev {result}")
     _, C, C2, margin, threshold, ranker, answerer, dev_result = best
     train_result = evaluate(tr, scorer(*ranker), confider(*answerer), threshold, margin)
     model = Model(
@@ -372,10 +374,9 @@ def train(out: Path | None = None, set_names=SETS, progress: bool = True) -> dic
     if progress:
         r = model.ranker
         top = sorted(zip(r.features, r.coef), key=lambda nw: -abs(nw[1]))[:10]
-        print(f"wrote {path} in {time.perf_counter() - t0:.0f} s: margin={model.margin} threshold={model.threshold:.3f}",
-              file=sys.stderr)
-        print(f"train {model.meta['train']}\ndev   {model.meta['dev']}", file=sys.stderr)
-        print("largest ranker weights: " + ", ".join(f"{n} {w:+.2f}" for n, w in top), file=sys.stderr)
+        log.info(f"wrote {path} in {time.perf_counter() - t0:.0f} s: margin={model.margin} threshold={model.threshold:.3f}")
+        log.info(f"train {model.meta['train']}\ndev   {model.meta['dev']}")
+        log.info("largest ranker weights: " + ", ".join(f"{n} {w:+.2f}" for n, w in top))
     return model.to_dict()
 
 

@@ -297,9 +297,10 @@ def test_auth_and_exposure_rules(tmp_path):
         read_auth({"ASSISTANT_AUTH_FILE": str(tmp_path / "missing")})
 
 
-def test_insecure_prints_a_warning(capsys):
+def test_insecure_logs_a_warning(caplog):
     check_exposure("0.0.0.0", None, True)
-    assert "warning" in capsys.readouterr().err
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("WARNING", "warning: serving on 0.0.0.0 without a password (--insecure): anyone who can reach it can use it")]
 
 
 # --- the real page over gradio_client --------------------------------------------------

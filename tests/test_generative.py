@@ -7,7 +7,6 @@ import re
 import time
 
 import pytest
-
 from assistant.answer import Answer
 from assistant.generative import (
     clean_rewrite,
@@ -189,6 +188,7 @@ def test_unreachable_ollama_falls_back(monkeypatch, assistant, checker):
     monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{free_port_unused()}")
     extractive, _, final = run(make_llm("ollama:m", timeout=5), assistant, checker)
     assert final.mode == "llm-fallback" and "unreachable" in final.notice
+    assert final.answer == extractive.answer and final.citations == extractive.citations
 
 
 @pytest.mark.parametrize("behaviour", ["garbage", "error"])
@@ -212,6 +212,7 @@ def test_slow_server_falls_back_at_the_timeout(monkeypatch, assistant, checker):
         extractive, _, final = run(openai_llm(monkeypatch, server, timeout=1), assistant, checker)
         waited = time.perf_counter() - t0
     assert final.mode == "llm-fallback" and "in time" in final.notice
+    assert final.answer == extractive.answer and final.citations == extractive.citations
     assert waited < 4  # it gave up before the server answered
 
 
