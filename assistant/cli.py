@@ -10,7 +10,6 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -55,9 +54,9 @@ def _options(
 
 @app.command()
 def ingest(
-    paths: Optional[List[Path]] = typer.Argument(None, help="Files or folders (default: seeds/)."),
-    index: Optional[Path] = IndexOpt,
-    collection: Optional[str] = CollectionOpt,
+    paths: list[Path] | None = typer.Argument(None, help="Files or folders (default: seeds/)."),
+    index: Path | None = IndexOpt,
+    collection: str | None = CollectionOpt,
     rebuild: bool = typer.Option(False, "--rebuild", help="Drop the collection and build it again."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -99,13 +98,13 @@ def _print_answer(answer, as_json: bool, text_shown: bool = False) -> None:
 def ask(
     question: str = typer.Argument(..., help="The question."),
     as_json: bool = typer.Option(False, "--json", help="Print the answer as one JSON object."),
-    index: Optional[Path] = IndexOpt,
-    collection: Optional[str] = CollectionOpt,
+    index: Path | None = IndexOpt,
+    collection: str | None = CollectionOpt,
     k: int = typer.Option(DEFAULT_K, "-k", min=1, max=50, help="Passages retrieved."),
-    doc: Optional[List[str]] = DocOpt,
-    date_from: Optional[str] = FromOpt,
-    date_to: Optional[str] = ToOpt,
-    llm: Optional[str] = LlmOpt,
+    doc: list[str] | None = DocOpt,
+    date_from: str | None = FromOpt,
+    date_to: str | None = ToOpt,
+    llm: str | None = LlmOpt,
 ) -> None:
     """Answer one question from the indexed documents."""
     from assistant.api import Assistant
@@ -124,13 +123,13 @@ def ask(
 @app.command()
 def chat(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per answer."),
-    index: Optional[Path] = IndexOpt,
-    collection: Optional[str] = CollectionOpt,
+    index: Path | None = IndexOpt,
+    collection: str | None = CollectionOpt,
     k: int = typer.Option(DEFAULT_K, "-k", min=1, max=50, help="Passages retrieved."),
-    doc: Optional[List[str]] = DocOpt,
-    date_from: Optional[str] = FromOpt,
-    date_to: Optional[str] = ToOpt,
-    llm: Optional[str] = LlmOpt,
+    doc: list[str] | None = DocOpt,
+    date_from: str | None = FromOpt,
+    date_to: str | None = ToOpt,
+    llm: str | None = LlmOpt,
 ) -> None:
     """A conversation: one question per line on stdin; follow-ups use the history."""
     from assistant.api import Assistant
@@ -139,7 +138,7 @@ def chat(
     assistant = Assistant.open(index=index, collection=collection, k=k, llm=llm, **filters)
     _check_doc_ids(assistant, filters["doc_ids"])
     interactive = sys.stdin.isatty()
-    history = []
+    history: list = []
     while True:
         if interactive:
             typer.echo("? ", nl=False)
@@ -254,10 +253,25 @@ def _document_rows(client, name: str) -> list[dict]:
     return sorted(rows, key=lambda r: (r["date"] or "9999", r["doc_id"]))
 
 
+def _listing(client, collection: str | None, where: str) -> list[dict]:
+    """The rows ``collections`` prints: one collection's documents, or every collection."""
+    try:
+        if collection:
+            names = {c if isinstance(c, str) else c.name for c in client.list_collections()} if client else set()
+            if collection not in names or f"{collection}.docs" not in names:
+                raise UserError(f"no collection {collection!r} in the index at {where}; list them: assistant collections")
+            return _document_rows(client, collection)
+        return _collection_rows(client) if client else []
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001  (the server went away, a damaged index: one line, whatever it was)
+        raise UserError(f"cannot read the index at {where}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+
 @app.command()
 def collections(
-    index: Optional[Path] = IndexOpt,
-    collection: Optional[str] = typer.Option(
+    index: Path | None = IndexOpt,
+    collection: str | None = typer.Option(
         None, "--collection", help="List this collection's documents (id, date, chunks, title) instead."),
     as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
 ) -> None:
@@ -271,19 +285,7 @@ def collections(
         client = None  # no index yet: do not create one just to list it
     else:
         client = idx.client
-    try:
-        if collection:
-            names = {c if isinstance(c, str) else c.name for c in client.list_collections()} if client else set()
-            if collection not in names or f"{collection}.docs" not in names:
-                raise UserError(f"no collection {collection!r} in the index at {idx.where}; list them: assistant collections")
-            rows = _document_rows(client, collection)
-        else:
-            rows = _collection_rows(client) if client else []
-    except UserError:
-        raise
-    except Exception as exc:  # the server went away, a damaged index
-        raise UserError(f"cannot read the index at {idx.where}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-
+    rows = _listing(client, collection, idx.where)
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
@@ -309,12 +311,12 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; another than 127.0.0.1 needs "
                              "ASSISTANT_AUTH=user:password (or ASSISTANT_AUTH_FILE) or --insecure."),
     port: int = typer.Option(7860, "--port", min=1, max=65535, help="Port to serve on."),
-    index: Optional[Path] = IndexOpt,
-    collection: Optional[str] = CollectionOpt,
+    index: Path | None = IndexOpt,
+    collection: str | None = CollectionOpt,
     insecure: bool = typer.Option(False, "--insecure", help="Allow a non-local --host without a password (warns)."),
-    feedback: Optional[Path] = typer.Option(None, "--feedback", help="Thumbs up/down log, JSONL "
+    feedback: Path | None = typer.Option(None, "--feedback", help="Thumbs up/down log, JSONL "
                                             "(default: feedback.jsonl in the index folder)."),
-    llm: Optional[str] = LlmOpt,
+    llm: str | None = LlmOpt,
 ) -> None:
     """Serve the chat page (Gradio) on this machine; no share link, no analytics."""
     from assistant.chat_page import serve as serve_chat_page  # Gradio only for this command
@@ -325,13 +327,14 @@ def serve(
 
 @app.command()
 def train(
-    out: Optional[Path] = typer.Option(None, "--out", help="Model file (default: assistant/data/answer_model.json)."),
-    set_name: Optional[list[str]] = typer.Option(None, "--set", help="Eval set(s) to learn from (default: telegram, frus1941)."),
+    out: Path | None = typer.Option(None, "--out", help="Model file (default: assistant/data/answer_model.json)."),
+    set_name: list[str] | None = typer.Option(None, "--set", help="Eval set(s) to learn from (default: telegram, frus1941)."),
 ) -> None:
     """Fit the answer scorer on the bank's train split, calibrate it on dev (never reads test)."""
     import logging
 
-    from assistant.train import SETS, train as fit_model
+    from assistant.train import SETS
+    from assistant.train import train as fit_model
 
     logger = logging.getLogger("assistant.train")  # its progress is this command's output
     logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
@@ -427,7 +430,7 @@ def _run(held) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
-    except BaseException as exc:  # noqa: B036  (Chroma's Rust panics are BaseExceptions)
+    except BaseException as exc:  # Chroma's Rust panics are BaseExceptions
         if isinstance(exc, SystemExit):
             raise
         from assistant.index import failure_error

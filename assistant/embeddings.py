@@ -101,7 +101,7 @@ class LocalEmbeddings(Embeddings):
         if export:
             try:
                 onnx_embed.export_onnx(self.model_path, export_dir, weights_sha256=weights_sha256)
-            except Exception as exc:  # an exporter problem must not stop an ingest: torch still works
+            except Exception as exc:  # noqa: BLE001  an exporter problem must not stop an ingest: torch still works
                 log.warning(f"note: no ONNX export ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
                             "embedding with sentence-transformers")
                 return False
@@ -116,7 +116,7 @@ class LocalEmbeddings(Embeddings):
             try:
                 onnx_embed.export_onnx(self.model_path, export_dir, weights_sha256=weights_sha256, force=True)
                 self.onnx = onnx_embed.OnnxQueryEmbedder.open(export_dir, weights_sha256, threads=threads)
-            except Exception as exc:  # e.g. a read-only index: torch still gives the same vectors
+            except Exception as exc:  # noqa: BLE001  e.g. a read-only index: torch still gives the same vectors
                 log.warning(f"note: cannot rebuild the ONNX export ({type(exc).__name__}: "
                             f"{str(exc).splitlines()[0] if str(exc) else ''}); embedding with sentence-transformers")
                 self.onnx = None

@@ -82,9 +82,7 @@ class Filters:
             return False
         if self.date_from and date < self.date_from:
             return False
-        if self.date_to and date > self.date_to:
-            return False
-        return True
+        return not (self.date_to and date > self.date_to)
 
 
 class Lexicon:
@@ -114,7 +112,7 @@ class Lexicon:
             bm25 = bm25s.BM25.load(str(folder))
             if int(bm25.scores["num_docs"]) != len(meta["ids"]) or len(meta["ids"]) != meta["n"]:
                 raise ValueError("its parts disagree")
-        except Exception as exc:  # damaged bytes: UnicodeDecodeError, JSONDecodeError, ValueError, EOFError…
+        except Exception as exc:  # noqa: BLE001  damaged bytes: UnicodeDecodeError, JSONDecodeError, ValueError, EOFError…
             reason = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
             log.warning(f"note: the keyword index cache {folder} is damaged ({type(exc).__name__}: {reason}); rebuilding it")
             shutil.rmtree(folder, ignore_errors=True)
@@ -164,14 +162,7 @@ class Lexicon:
                     shutil.rmtree(tmp, ignore_errors=True)
         return meta
 
-        self.ids: list[str] = meta["ids"]
-        self.doc_ids: list[str] = meta["doc_ids"]
-        self.dates: list[str | None] = meta["dates"]
-        self.df: dict[str, int] = meta["df"]
-        self.n: int = meta["n"]
-        self.vocab: frozenset[str] = frozenset(meta["vocab"])
-
-    def vectors(self, index: Index) -> "ChunkVectors":
+    def vectors(self, index: Index) -> ChunkVectors:
         if "_vectors" not in self.__dict__:
             self.__dict__["_vectors"] = ChunkVectors.open(index, self)
         return self.__dict__["_vectors"]
@@ -238,7 +229,7 @@ class ChunkVectors:
         self.matrix = matrix
 
     @classmethod
-    def open(cls, index: Index, lexicon: "Lexicon") -> "ChunkVectors":
+    def open(cls, index: Index, lexicon: Lexicon) -> ChunkVectors:
         import numpy as np
 
         path = index.cache_dir / "bm25" / f"{index.settings.collection}-{index.revision()}-vectors.npy"
@@ -265,7 +256,7 @@ class ChunkVectors:
             pass  # a read-only index still answers; it reads the vectors each start
         return cls(matrix)
 
-    def nearest(self, query_vector, n: int, filters: Filters, lexicon: "Lexicon") -> list[tuple[str, float]]:
+    def nearest(self, query_vector, n: int, filters: Filters, lexicon: Lexicon) -> list[tuple[str, float]]:
         import numpy as np
 
         q = np.asarray(query_vector, dtype=np.float64)

@@ -102,7 +102,7 @@ def open_set_assistant(evalset, index_dir: Path | None = None):
             os.environ["ASSISTANT_CHROMA_URL"] = saved_url
 
 
-def reference_answer(item, documents) -> "object":
+def reference_answer(item, documents) -> object:
     """An earlier turn as the conversation would hold it had it been answered right."""
     from assistant.answer import Answer, Citation
 

@@ -113,7 +113,7 @@ def test_database_garbled_in_the_middle_is_a_one_line_error_and_rebuild_recovers
 
 
 def _bm25_folder(ix: Path) -> Path:
-    (folder,) = (ix / "bm25").iterdir()
+    (folder,) = [p for p in (ix / "bm25").iterdir() if p.is_dir()]  # beside it: the cached chunk vectors (.npy)
     return folder
 
 
