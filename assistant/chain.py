@@ -12,6 +12,7 @@ deterministic: ties are broken by ids and offsets, never by iteration order.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 
@@ -30,6 +31,7 @@ from assistant.prompts import abstention
 from assistant.retrieval import HybridRetriever
 from assistant.text import stems
 
+log = logging.getLogger(__name__)
 PARTNER_FIELDS = {"sender": "signature", "signature": "sender"}  # who sent it: office and name together
 
 
@@ -58,11 +60,17 @@ class AnswerChain:
         q, candidates = self.candidates(resolved, hits)
         model = scoring.load(self.model_path)
         scoring.score(candidates, model)
+        log.info("candidates for %r (%s question), best first: %s", resolved.text, q.qtype, "; ".join(
+            f"{c.score:.3f} {c.kind} {c.doc_id}:{c.start}-{c.end} {c.text[:80]!r}" for c in decisions.ranked(candidates)[:5]))
+        log.debug("all %d candidates: %s", len(candidates), "; ".join(
+            f"{c.score:.3f} {c.kind} {c.doc_id}:{c.start}-{c.end} {c.features}" for c in decisions.ranked(candidates)))
         decision = decisions.decide(candidates, q.qtype, model.threshold, model.margin,
                                     confidence=lambda best, cs: scoring.answer_probability(
                                         best, cs, model, one_document=not self.multi_document),
                                     foreign=bool(q.weights) and not q.known
                                     and not any(c.features.get("cov") for c in candidates))
+        log.info("%s (confidence %.3f, threshold %.3f, margin %.2f)", f"abstained: {decision.reason}"
+                 if decision.abstained else "answered", decision.score, model.threshold, model.margin)
         answer = self._compose(question, q, resolved, decision, hits)
         t3 = time.perf_counter()
         timings = {"resolve": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000, "answer": (t3 - t2) * 1000,
@@ -135,6 +143,7 @@ class AnswerChain:
         citations = [_citation(c, i + 1) for i, c in enumerate(quoted)]
         citations = [c for c in citations if c is not None]
         if not citations:
+            log.info("abstained: the quoted text is no longer in %s (changed since it was ingested)", best.chunk.source)
             return Answer(question=question, answer=abstention(self.subject, plural=self.multi_document), abstained=True,
                           resolved_question=resolved.text, passages=passages,
                           notice="the cited source changed since it was ingested; run: assistant ingest")

@@ -38,6 +38,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # (imported after the analytics switch above)
 
+log = logging.getLogger(__name__)
+
 EXAMPLES = (
     "What did the Judge require?",
     "Who signed this telegram?",
@@ -1179,8 +1181,7 @@ def check_exposure(host: str, auth: list[tuple[str, str]] | None, insecure: bool
             "(or ASSISTANT_AUTH_FILE), or pass --insecure"
         )
     if not auth:
-        print(f"warning: serving on {host} without a password (--insecure): anyone who can reach it can use it",
-              file=sys.stderr)
+        log.warning(f"warning: serving on {host} without a password (--insecure): anyone who can reach it can use it")
 
 
 def launch(
@@ -1229,7 +1230,8 @@ def _gradio_launch(app: gr.Blocks, host: str, port: int, auth, block: bool, quie
         footer_links=["api"],
     )
     if not quiet:
-        print(f"* Running on local URL:  {app.protocol}://{app.server_name}:{app.server_port}", flush=True)
+        sys.stdout.write(f"* Running on local URL:  {app.protocol}://{app.server_name}:{app.server_port}\n")
+        sys.stdout.flush()
     if block:
         app.block_thread()
     return result

@@ -7,9 +7,9 @@ failure inside Chroma or SQLite into the one-line "rebuild it" error.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -20,6 +20,8 @@ from assistant.embeddings import LocalEmbeddings
 from assistant.errors import DamagedIndex, UserError
 from assistant.model_files import weights_sha256
 from assistant.onnx_embed import default_export_dir
+
+log = logging.getLogger(__name__)
 
 INDEX_FORMAT = 1
 LOCK_FILE = "ingest.lock"
@@ -153,7 +155,7 @@ class ChromaStore:
             for name in names:
                 os.chmod(os.path.join(folder, name), 0o600)
         self.read_only = True
-        print(f"note: the index at {path} is read-only; answering from a temporary copy", file=sys.stderr)  # noqa: T201  (a user-facing note on stderr)
+        log.warning(f"note: the index at {path} is read-only; answering from a temporary copy")
         return snapshot
 
     def check_location(self, database: bool = True) -> None:
@@ -334,8 +336,7 @@ class ChromaStore:
                 os.replace(item, aside / item.name)
         global DAMAGE_REPORTED
         DAMAGE_REPORTED = True
-        print(f"note: the index at {path} could not be opened; moved it to {aside} and starting afresh",  # noqa: T201  (a user-facing note on stderr)
-              file=sys.stderr)
+        log.warning(f"note: the index at {path} could not be opened; moved it to {aside} and starting afresh")
         self._client = None
         self._stores = None
         try:  # Chroma keeps one system per path in a process: forget the damaged one

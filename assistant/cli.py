@@ -7,10 +7,10 @@ Heavy imports (torch, Chroma, LangChain, Gradio) happen inside the commands, so
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -43,11 +43,22 @@ def _err(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
 
 
+@app.callback()
+def _options(
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True,
+                                help="Log what the answer was built from: -v retrieval, candidates and "
+                                     "abstentions (INFO), -vv more detail (DEBUG)."),
+) -> None:
+    from assistant.logs import setup_logging
+
+    setup_logging(verbose)
+
+
 @app.command()
 def ingest(
-    paths: Optional[List[Path]] = typer.Argument(None, help="Files or folders (default: seeds/)."),
-    index: Optional[Path] = IndexOpt,
-    collection: Optional[str] = CollectionOpt,
+    paths: list[Path] | None = typer.Argument(None, help="Files or folders (default: seeds/)."),
+    index: Path | None = IndexOpt,
+    collection: str | None = CollectionOpt,
     rebuild: bool = typer.Option(False, "--rebuild", help="Drop the collection and build it again."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -86,13 +97,13 @@ def _print_answer(answer, as_json: bool, text_shown: bool = False) -> None:
 def ask(
     question: str = typer.Argument(..., help="The question."),
     as_json: bool = typer.Option(False, "--json", help="Print the answer as one JSON object."),
-    index: Optional[Path] = IndexOpt,
-    collection: Optional[str] = CollectionOpt,
+    index: Path | None = IndexOpt,
+    collection: str | None = CollectionOpt,
     k: int = typer.Option(DEFAULT_K, "-k", min=1, max=50, help="Passages retrieved."),
-    doc: Optional[List[str]] = DocOpt,
-    date_from: Optional[str] = FromOpt,
-    date_to: Optional[str] = ToOpt,
-    llm: Optional[str] = LlmOpt,
+    doc: list[str] | None = DocOpt,
+    date_from: str | None = FromOpt,
+    date_to: str | None = ToOpt,
+    llm: str | None = LlmOpt,
 ) -> None:
     """Answer one question from the indexed documents."""
     from assistant.api import Assistant  # heavy (LangChain, Chroma): keeps --help instant
@@ -110,13 +121,13 @@ def ask(
 @app.command()
 def chat(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per answer."),
-    index: Optional[Path] = IndexOpt,
-    collection: Optional[str] = CollectionOpt,
+    index: Path | None = IndexOpt,
+    collection: str | None = CollectionOpt,
     k: int = typer.Option(DEFAULT_K, "-k", min=1, max=50, help="Passages retrieved."),
-    doc: Optional[List[str]] = DocOpt,
-    date_from: Optional[str] = FromOpt,
-    date_to: Optional[str] = ToOpt,
-    llm: Optional[str] = LlmOpt,
+    doc: list[str] | None = DocOpt,
+    date_from: str | None = FromOpt,
+    date_to: str | None = ToOpt,
+    llm: str | None = LlmOpt,
 ) -> None:
     """A conversation: one question per line on stdin; follow-ups use the history."""
     from assistant.api import Assistant  # heavy (LangChain, Chroma): keeps --help instant
@@ -125,7 +136,7 @@ def chat(
     assistant = Assistant.open(index=index, collection=collection, k=k, llm=llm, **filters)
     _check_doc_ids(assistant, filters["doc_ids"])
     interactive = sys.stdin.isatty()
-    history = []
+    history: list = []
     while True:
         if interactive:
             typer.echo("? ", nl=False)
@@ -240,10 +251,25 @@ def _document_rows(client, name: str) -> list[dict]:
     return sorted(rows, key=lambda r: (r["date"] or "9999", r["doc_id"]))
 
 
+def _listing(client, collection: str | None, where: str) -> list[dict]:
+    """The rows ``collections`` prints: one collection's documents, or every collection."""
+    try:
+        if collection:
+            names = {c if isinstance(c, str) else c.name for c in client.list_collections()} if client else set()
+            if collection not in names or f"{collection}.docs" not in names:
+                raise UserError(f"no collection {collection!r} in the index at {where}; list them: assistant collections")
+            return _document_rows(client, collection)
+        return _collection_rows(client) if client else []
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001  (the server went away, a damaged index: one line, whatever it was)
+        raise UserError(f"cannot read the index at {where}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+
 @app.command()
 def collections(
-    index: Optional[Path] = IndexOpt,
-    collection: Optional[str] = typer.Option(
+    index: Path | None = IndexOpt,
+    collection: str | None = typer.Option(
         None, "--collection", help="List this collection's documents (id, date, chunks, title) instead."),
     as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
 ) -> None:
@@ -256,19 +282,7 @@ def collections(
         client = None  # no index yet: do not create one just to list it
     else:
         client = idx.client
-    try:
-        if collection:
-            names = {c if isinstance(c, str) else c.name for c in client.list_collections()} if client else set()
-            if collection not in names or f"{collection}.docs" not in names:
-                raise UserError(f"no collection {collection!r} in the index at {idx.where}; list them: assistant collections")
-            rows = _document_rows(client, collection)
-        else:
-            rows = _collection_rows(client) if client else []
-    except UserError:
-        raise
-    except Exception as exc:  # the server went away, a damaged index
-        raise UserError(f"cannot read the index at {idx.where}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-
+    rows = _listing(client, collection, idx.where)
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
@@ -294,12 +308,12 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; another than 127.0.0.1 needs "
                              "ASSISTANT_AUTH=user:password (or ASSISTANT_AUTH_FILE) or --insecure."),
     port: int = typer.Option(7860, "--port", min=1, max=65535, help="Port to serve on."),
-    index: Optional[Path] = IndexOpt,
-    collection: Optional[str] = CollectionOpt,
+    index: Path | None = IndexOpt,
+    collection: str | None = CollectionOpt,
     insecure: bool = typer.Option(False, "--insecure", help="Allow a non-local --host without a password (warns)."),
-    feedback: Optional[Path] = typer.Option(None, "--feedback", help="Thumbs up/down log, JSONL "
+    feedback: Path | None = typer.Option(None, "--feedback", help="Thumbs up/down log, JSONL "
                                             "(default: feedback.jsonl in the index folder)."),
-    llm: Optional[str] = LlmOpt,
+    llm: str | None = LlmOpt,
 ) -> None:
     """Serve the chat page (Gradio) on this machine; no share link, no analytics."""
     from assistant.chat_page import serve as serve_chat_page  # Gradio only for this command
@@ -310,13 +324,15 @@ def serve(
 
 @app.command()
 def train(
-    out: Optional[Path] = typer.Option(None, "--out", help="Model file (default: assistant/data/answer_model.json)."),
-    set_name: Optional[list[str]] = typer.Option(None, "--set", help="Eval set(s) to learn from (default: telegram, frus1941)."),
+    out: Path | None = typer.Option(None, "--out", help="Model file (default: assistant/data/answer_model.json)."),
+    set_name: list[str] | None = typer.Option(None, "--set", help="Eval set(s) to learn from (default: telegram, frus1941)."),
 ) -> None:
     """Fit the answer scorer on the bank's train split, calibrate it on dev (never reads test)."""
     from assistant.train import SETS  # heavy (LangChain, Chroma): keeps --help instant
     from assistant.train import train as fit_model
 
+    logger = logging.getLogger("assistant.train")  # its progress is this command's output
+    logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
     fit_model(out, tuple(set_name or SETS))
 
 
@@ -386,7 +402,8 @@ _INDEX_COMMANDS = {"ask", "chat", "ingest", "collections"}
 
 
 def main() -> None:
-    held = _NativeStderr() if len(sys.argv) > 1 and sys.argv[1] in _INDEX_COMMANDS else None
+    command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)  # after -v/--verbose
+    held = _NativeStderr() if command in _INDEX_COMMANDS else None
     if held is not None:
         held.__enter__()
     try:
@@ -406,7 +423,7 @@ def _run(held) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
-    except BaseException as exc:  # noqa: B036  (Chroma's Rust panics are BaseExceptions)
+    except BaseException as exc:  # Chroma's Rust panics are BaseExceptions
         if isinstance(exc, SystemExit):
             raise
         from assistant.index import failure_error  # ~0.5 s: only when something failed

@@ -10,10 +10,12 @@ A quotation must fit the length a question type allows (``limit``).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from assistant.candidates import Candidate
 
+log = logging.getLogger(__name__)
 SHORT_TYPES = ("who", "when", "where", "count", "which")
 SHORT_LIMIT = 200  # characters of a who/when/where/how-many/which answer
 LIMIT = 400  # of any other answer (a summary excepted)
@@ -74,6 +76,8 @@ def decide(candidates: list[Candidate], qtype: str, threshold: float, margin: fl
         near = [c for c in fits if c.score >= best.score - margin and c.doc_id == best.doc_id
                 and c.sentence == best.sentence]
         best = min(near, key=lambda c: (c.end - c.start, -c.score, c.start))
+        log.debug("quoting the shortest of %d candidates within %.2f of the best: %s:%d-%d", len(near), margin,
+                  best.doc_id, best.start, best.end)
     context = [c for c in sentences if c.doc_id == best.doc_id and c.sentence == best.sentence and c.kind == "sentence"
                and (c.start, c.end) != (best.start, best.end)]
     related = distinct(context + [c for c in related if not _same_place(c, best)])[:MAX_RELATED]

@@ -9,8 +9,8 @@ with vectors from a different space.
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from functools import cached_property
 from pathlib import Path
 
@@ -18,6 +18,8 @@ from langchain_core.embeddings import Embeddings
 
 from assistant import onnx_embed
 from assistant.model_files import MODEL_NAME, bundled_model_path
+
+log = logging.getLogger(__name__)
 
 
 class LocalEmbeddings(Embeddings):
@@ -57,9 +59,9 @@ class LocalEmbeddings(Embeddings):
         if export:
             try:
                 onnx_embed.export_onnx(self.model_path, export_dir, weights_sha256=weights_sha256)
-            except Exception as exc:  # an exporter problem must not stop an ingest: torch still works
-                print(f"note: no ONNX export ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-                      "embedding with sentence-transformers", file=sys.stderr)
+            except Exception as exc:  # noqa: BLE001  an exporter problem must not stop an ingest: torch still works
+                log.warning(f"note: no ONNX export ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                            "embedding with sentence-transformers")
                 return False
         # Ingest embeds batches: every core (without spinning threads, which made a busy
         # shared machine ~2x slower); queries: one thread (bench/README.md).
@@ -68,14 +70,13 @@ class LocalEmbeddings(Embeddings):
         if self.onnx is None and Path(export_dir).exists():
             # A derived file that does not load (damaged, or another model's): make it again.
             reason = onnx_embed.export_problem(export_dir, weights_sha256) or "it does not load"
-            print(f"note: the ONNX export {export_dir} is unusable ({reason}); rebuilding it", file=sys.stderr)
+            log.warning(f"note: the ONNX export {export_dir} is unusable ({reason}); rebuilding it")
             try:
                 onnx_embed.export_onnx(self.model_path, export_dir, weights_sha256=weights_sha256, force=True)
                 self.onnx = onnx_embed.OnnxQueryEmbedder.open(export_dir, weights_sha256, threads=threads)
-            except Exception as exc:  # e.g. a read-only index: torch still gives the same vectors
-                print(f"note: cannot rebuild the ONNX export ({type(exc).__name__}: "
-                      f"{str(exc).splitlines()[0] if str(exc) else ''}); embedding with sentence-transformers",
-                      file=sys.stderr)
+            except Exception as exc:  # noqa: BLE001  e.g. a read-only index: torch still gives the same vectors
+                log.warning(f"note: cannot rebuild the ONNX export ({type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0] if str(exc) else ''}); embedding with sentence-transformers")
                 self.onnx = None
         return self.onnx is not None
 

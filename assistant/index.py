@@ -16,8 +16,8 @@ with the command that rebuilds it.
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from pathlib import Path
 
 from assistant.answer import register_ingest_paths
@@ -37,6 +37,8 @@ from assistant.errors import DamagedIndex, UserError
 from assistant.index_lookups import IndexLookups
 from assistant.ingest import CONTEXT_WEIGHT, Ingest, IngestReport
 from assistant.write_lock import IndexBusy, WriteLock
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CONTEXT_WEIGHT", "HNSW_CONFIGURATION", "INDEX_FORMAT", "LOCK_FILE", "Index", "IndexBusy", "IngestReport",
@@ -169,7 +171,7 @@ def open_for_query(settings: Settings, embeddings: LocalEmbeddings | None = None
                             f"ingest it: assistant ingest PATH --collection {settings.collection}{where}")
         with index.write_lock():
             if not index.exists():  # (another process may have made it while we waited)
-                print(f"note: no index at {index.where} yet; ingesting {SEEDS_DIR.name}/ first", file=sys.stderr)  # noqa: T201  (a user-facing note on stderr)
+                log.warning(f"note: no index at {index.where} yet; ingesting {SEEDS_DIR.name}/ first")
                 index.ingest(default_paths(), progress=False)
     index.stores  # noqa: B018  (opens and checks the model)
     index.complete_pending()

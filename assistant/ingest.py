@@ -10,6 +10,7 @@ interrupted run from the pending documents' own sources.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from assistant.errors import UserError
 from assistant.index_lookups import read_manifest
 from assistant.loaders import document_files, load_documents
 from assistant.write_lock import IndexBusy, WriteLock
+
+log = logging.getLogger(__name__)
 
 DOC_BATCH = 16  # documents embedded and written together (one pending→complete step)
 SLICE_UNITS = 512  # texts embedded and written at a time: bounds memory for a long document
@@ -81,7 +84,7 @@ class Ingest:
         docs = [d for d in loaded if not is_empty(d)]
         for d in loaded:
             if is_empty(d):
-                print(f"note: skipping an empty document (no text): {d.source}", file=sys.stderr)  # noqa: T201  (a user-facing note on stderr)
+                log.warning(f"note: skipping an empty document (no text): {d.source}")
         with self.lock.hold():
             return self._run_locked(paths, docs, progress, rebuild)
 
@@ -188,16 +191,16 @@ class Ingest:
         if not self._pending():
             return None
         if self.store.read_only:
-            print(f"note: the index at {self.store.where} is read-only and an ingest into it was interrupted; "  # noqa: T201  (a user-facing note on stderr)
-                  f"answering from the documents already indexed ({len(self._pending())} not)", file=sys.stderr)
+            log.warning(f"note: the index at {self.store.where} is read-only and an ingest into it was interrupted; "
+                        f"answering from the documents already indexed ({len(self._pending())} not)")
             return None
         try:
             with self.lock.hold(wait=False):
                 return self._complete_pending_locked(progress)
         except IndexBusy:
             n = len(self._pending())
-            print(f"note: an ingest is running in {self.store.where}; answering from the documents already "  # noqa: T201  (a user-facing note on stderr)
-                  f"indexed ({n} not yet)", file=sys.stderr)
+            log.warning(f"note: an ingest is running in {self.store.where}; answering from the documents already "
+                        f"indexed ({n} not yet)")
             return None
 
     def _pending(self) -> list[dict]:
@@ -225,8 +228,7 @@ class Ingest:
                 f"the index at {self.store.where} is incomplete (an ingest was interrupted) and its source "
                 f"{missing[0]} is gone; run: {self.store.rebuild_command('PATH')}"
             )
-        print(f"note: completing an interrupted ingest of {len(pending)} document(s) in {self.store.where}",  # noqa: T201  (a user-facing note on stderr)
-              file=sys.stderr)
+        log.warning(f"note: completing an interrupted ingest of {len(pending)} document(s) in {self.store.where}")
         docs = [d for d in self.load(sources, unique_ids=False) if not is_empty(d)]
         return self._run_locked(sources, docs, progress, rebuild=False, keep_paths=True)
 

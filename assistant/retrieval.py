@@ -9,10 +9,10 @@ chunks' ``search_text`` and cached beside the index, keyed by the index revision
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,8 @@ from assistant.chunks import Chunk
 from assistant.config import DEFAULT_K
 from assistant.index import Index, _get_all
 from assistant.text import generic_stems, tokenize, word_keys
+
+log = logging.getLogger(__name__)
 
 RRF_K = 60
 TOKENIZER = "en_plus-snowball-lemma-v4"  # part of the BM25 cache key (text.tokenize, text.word_keys): a new tokenizer rebuilds it
@@ -67,9 +69,7 @@ class Filters:
             return False
         if self.date_from and date < self.date_from:
             return False
-        if self.date_to and date > self.date_to:
-            return False
-        return True
+        return not (self.date_to and date > self.date_to)
 
 
 class Lexicon:
@@ -99,10 +99,9 @@ class Lexicon:
             bm25 = bm25s.BM25.load(str(folder))
             if int(bm25.scores["num_docs"]) != len(meta["ids"]) or len(meta["ids"]) != meta["n"]:
                 raise ValueError("its parts disagree")
-        except Exception as exc:  # damaged bytes: UnicodeDecodeError, JSONDecodeError, ValueError, EOFError…
+        except Exception as exc:  # noqa: BLE001  damaged bytes: UnicodeDecodeError, JSONDecodeError, ValueError, EOFError…
             reason = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
-            print(f"note: the keyword index cache {folder} is damaged ({type(exc).__name__}: {reason}); rebuilding it",
-                  file=sys.stderr)
+            log.warning(f"note: the keyword index cache {folder} is damaged ({type(exc).__name__}: {reason}); rebuilding it")
             shutil.rmtree(folder, ignore_errors=True)
             return None
         self.bm25 = bm25
@@ -147,13 +146,6 @@ class Lexicon:
                 if tmp is not None:
                     shutil.rmtree(tmp, ignore_errors=True)
         return meta
-
-        self.ids: list[str] = meta["ids"]
-        self.doc_ids: list[str] = meta["doc_ids"]
-        self.dates: list[str | None] = meta["dates"]
-        self.df: dict[str, int] = meta["df"]
-        self.n: int = meta["n"]
-        self.vocab: frozenset[str] = frozenset(meta["vocab"])
 
     def vectors(self, index: Index) -> ChunkVectors:
         if "_vectors" not in self.__dict__:
@@ -296,6 +288,8 @@ class HybridRetriever(BaseRetriever):
         dense_ids = [cid for cid, _ in dense]
         dense_sim = dict(dense)
         lexical = self.lexicon().search(query, CANDIDATES, self.filters)
+        log.debug("dense leg for %r: %s", query, ", ".join(f"{cid} {s:.4f}" for cid, s in dense))
+        log.debug("bm25 leg for %r: %s", query, ", ".join(f"{cid} {s:.4f}" for cid, s in lexical))
 
         fused: dict[str, dict] = {}
         for rank, cid in enumerate(dense_ids):
@@ -319,6 +313,9 @@ class HybridRetriever(BaseRetriever):
             top.append((cid, info))
             if len(top) >= self.k:
                 break
+        log.info("retrieved for %r (rank, fused score, dense rank/cosine, bm25 rank/score): %s", query, "; ".join(
+            f"#{n} {cid} {i['score']:.4f} dense {i.get('dense_rank', '-')}/{i.get('dense_score', 0):.3f} "
+            f"bm25 {i.get('bm25_rank', '-')}/{i.get('bm25_score', 0):.2f}" for n, (cid, i) in enumerate(top, 1)))
         got = chunks_col.get(ids=[cid for cid, _ in top], include=["documents", "metadatas"])
         records = {i: Chunk.from_record(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
         return [(records[cid], info) for cid, info in top if cid in records]

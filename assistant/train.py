@@ -27,12 +27,11 @@ Deterministic: sorted inputs, a deterministic solver, rounded weights.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-import typer
 
 from assistant import features, metrics
 from assistant.answer import Answer, Citation
@@ -45,6 +44,8 @@ from assistant.evaluate import default_index_dir
 from assistant.features import NAMES
 from assistant.index import Index
 from assistant.scoring import ANSWERER_FEATURES, MODEL_FILE, Linear, Model, extra
+
+log = logging.getLogger(__name__)
 
 SETS = ("telegram", "frus1941")
 C_GRID = (0.001, 0.01, 0.1)
@@ -159,7 +160,7 @@ def collect(set_names=SETS, splits=("train", "dev"), progress: bool = True) -> l
                 history.append(reference_answer(item, documents))
         if progress:
             n = sum(1 for g in groups if g.set == name)
-            typer.echo(f"{name}: {n} questions ({', '.join(splits)}) in {time.perf_counter() - t0:.0f} s", err=True)
+            log.info(f"{name}: {n} questions ({', '.join(splits)}) in {time.perf_counter() - t0:.0f} s")
     return groups
 
 
@@ -333,7 +334,7 @@ def _grid(tr: list[Group], dev: list[Group], progress: bool):
                 result = evaluate(dev, scores_of, conf_of, threshold, margin)
                 key = (round(result["accuracy"], 6), round(result["correct"], 6), -C, -C2, -margin)
                 if progress:
-                    typer.echo(f"C={C} C2={C2} margin={margin}: dev {result}", err=True)
+                    log.info(f"C={C} C2={C2} margin={margin}: dev {result}")
                 yield key, C, C2, margin, threshold, ranker, answerer, result
 
 
@@ -370,10 +371,9 @@ def train(out: Path | None = None, set_names=SETS, progress: bool = True) -> dic
     if progress:
         r = model.ranker
         top = sorted(zip(r.features, r.coef), key=lambda nw: -abs(nw[1]))[:10]
-        typer.echo(f"wrote {path} in {time.perf_counter() - t0:.0f} s: margin={model.margin} threshold={model.threshold:.3f}",
-                   err=True)
-        typer.echo(f"train {model.meta['train']}\ndev   {model.meta['dev']}", err=True)
-        typer.echo("largest ranker weights: " + ", ".join(f"{n} {w:+.2f}" for n, w in top), err=True)
+        log.info(f"wrote {path} in {time.perf_counter() - t0:.0f} s: margin={model.margin} threshold={model.threshold:.3f}")
+        log.info(f"train {model.meta['train']}\ndev   {model.meta['dev']}")
+        log.info("largest ranker weights: " + ", ".join(f"{n} {w:+.2f}" for n, w in top))
     return model.to_dict()
 
 

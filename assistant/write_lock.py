@@ -5,12 +5,14 @@ An OS file lock (``INDEX/ingest.lock``): a killed writer releases it with its pr
 
 from __future__ import annotations
 
-import sys
+import logging
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from assistant.chroma_store import LOCK_FILE, ChromaStore
 from assistant.errors import UserError
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from filelock import BaseFileLock
@@ -45,8 +47,8 @@ class WriteLock:
             except Timeout:
                 if not wait:
                     raise IndexBusy(self.store.where) from None
-                print(f"note: another ingest is writing to {self.store.where}; waiting for it to finish "  # noqa: T201  (a user-facing note on stderr)
-                      "(Ctrl-C to stop)", file=sys.stderr, flush=True)
+                log.warning(f"note: another ingest is writing to {self.store.where}; waiting for it to finish "
+                            "(Ctrl-C to stop)")
                 lock.acquire()
         except OSError as exc:
             raise UserError(f"cannot write to the index at {self.store.where}: {exc.strerror or exc}") from None

@@ -8,8 +8,11 @@ their own.
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -84,3 +87,25 @@ def seeds_copy(tmp_path) -> Path:
     dst = tmp_path / "docs"
     shutil.copytree(SEEDS, dst)
     return dst
+
+
+def read_until(pipe, done: Callable[[bytes], bool], seconds: float) -> bytes:
+    """What a child process writes to ``pipe`` until ``done(seen)`` holds or the pipe closes.
+
+    Raises AssertionError after ``seconds`` even when the child writes nothing at all: a
+    plain blocking read would never come back to look at the clock."""
+    fd = pipe.fileno()
+    seen = b""
+    deadline = time.monotonic() + seconds
+    while not done(seen):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"waited {seconds:g} s; the process wrote: {seen[-500:]!r}")
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            continue
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        seen += chunk
+    return seen

@@ -1,5 +1,6 @@
 from assistant.chunks import MAX_WINDOW_CHARS, chunk_document
 from assistant.loaders import load_documents
+
 from conftest import CORPUS, SEEDS
 
 

@@ -53,6 +53,7 @@ def test_ask_json_and_chat(telegram_index):
     d = json.loads(proc.stdout)
     assert d["question"] == "What did the Judge require?" and d["abstained"] is False
     rel = str(SEED_FILE.relative_to(ROOT))
+    assert d["citations"]
     for c in d["citations"]:
         assert c["source"] == rel  # relative to the current directory
         assert SEED_FILE.read_text(encoding="utf-8")[c["start"] : c["end"]] == c["quote"]
@@ -70,6 +71,41 @@ def test_ask_json_and_chat(telegram_index):
 def test_first_ask_ingests_seeds_with_a_notice(tmp_path):
     proc = run(["ask", "Who signed this telegram?", "--index", str(tmp_path / "new")])
     assert proc.returncode == 0, proc.stderr
-    notes = [l for l in proc.stderr.splitlines() if l.strip()]
+    notes = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(notes) == 1 and notes[0].startswith("note: no index") and "seeds/" in notes[0]
     assert "Welles" in proc.stdout
+
+
+# --- -v: what a teacher needs when "it said something odd" ---------------------------------
+
+
+def _logged(stderr: str, logger: str, text: str) -> list[str]:
+    return [line for line in stderr.splitlines() if f"{logger}: " in line and text in line]
+
+
+def test_verbose_ask_logs_retrieval_candidates_and_decision(telegram_index):
+    question = "Who signed this telegram?"
+    plain = run(["ask", question, "--index", str(telegram_index)])
+    verbose = run(["-v", "ask", question, "--index", str(telegram_index)])
+    assert plain.returncode == 0 and verbose.returncode == 0, verbose.stderr
+    assert verbose.stdout == plain.stdout  # -v changes what is logged, not the answer
+    assert "assistant." not in plain.stderr and "retrieved for" not in plain.stderr
+
+    (retrieved,) = _logged(verbose.stderr, "assistant.retrieval", f"retrieved for {question!r}")
+    assert retrieved.startswith("INFO")
+    assert f"#1 {SEED_FILE.stem}@" in retrieved and ":signature:2480-2486 " in retrieved  # chunk id and rank
+    assert "dense " in retrieved and "bm25 " in retrieved
+    (candidates,) = _logged(verbose.stderr, "assistant.chain", f"candidates for {question!r} (who question)")
+    assert f"field {SEED_FILE.stem}:2480-2486 'Welles'" in candidates  # the sentence/field and its span, scored
+    assert _logged(verbose.stderr, "assistant.chain", "answered (confidence ")
+    assert "DEBUG" not in verbose.stderr  # -v is INFO; -vv adds DEBUG
+
+
+def test_abstention_logs_its_reason(telegram_index):
+    verbose = run(["-vv", "ask", "What is the capital of Australia?", "--index", str(telegram_index)])
+    assert verbose.returncode == 0, verbose.stderr
+    assert "does not say" in verbose.stdout
+    (reason,) = _logged(verbose.stderr, "assistant.chain", "abstained: ")
+    assert "the documents use none of the question's words" in reason and "threshold " in reason
+    assert _logged(verbose.stderr, "assistant.retrieval", "dense leg for 'What is the capital of Australia?'")
+    assert _logged(verbose.stderr, "assistant.chain", "all ")  # every candidate with its features (DEBUG)

@@ -15,11 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from assistant.cli import app
-from assistant.loaders import load_documents
 from assistant.errors import UserError
+from assistant.loaders import load_documents
+from typer.testing import CliRunner
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from assistant.errors import UserError
 from assistant.evalsets import (
     corpus_env_var,

@@ -17,10 +17,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from assistant import metrics
-from assistant.evaluate import DEFAULT_TOLERANCES, baseline_view, compare, read_baseline, stable_view, write_baseline
 from assistant.errors import UserError
+from assistant.evaluate import DEFAULT_TOLERANCES, baseline_view, compare, read_baseline, stable_view, write_baseline
 from assistant.report import print_summary, render_html, render_markdown
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,6 +14,7 @@ def test_every_candidate_has_every_feature(assistant):
     chain = assistant.chain
     _, found = chain.candidates(Resolved("Who signed this telegram?", "Who signed this telegram?"),
                                 chain.retriever.search("Who signed this telegram?"))
+    assert found
     for c in found:
         assert set(c.features) == set(NAMES)
         assert len(vector(c)) == len(NAMES)

@@ -7,7 +7,6 @@ import re
 import time
 
 import pytest
-
 from assistant.answer import Answer
 from assistant.generative import (
     clean_rewrite,
@@ -22,6 +21,12 @@ from assistant.llm import make_llm
 from fake_llm_servers import OllamaServer, OpenAIServer, free_port_unused
 
 JUDGE_Q = "What did the Judge require before he would release Gorin?"
+# Fallback notices for an answer the model wrote and the checks turned down (generative.py).
+CHECKED_FALLBACKS = (
+    "The LLM's answer left out what the passages say",
+    "The LLM found no answer in the passages",
+    "No sentence of the LLM's answer was supported",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -183,6 +188,7 @@ def test_unreachable_ollama_falls_back(monkeypatch, assistant, checker):
     monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{free_port_unused()}")
     extractive, _, final = run(make_llm("ollama:m", timeout=5), assistant, checker)
     assert final.mode == "llm-fallback" and "unreachable" in final.notice
+    assert final.answer == extractive.answer and final.citations == extractive.citations
 
 
 @pytest.mark.parametrize("behaviour", ["garbage", "error"])
@@ -206,6 +212,7 @@ def test_slow_server_falls_back_at_the_timeout(monkeypatch, assistant, checker):
         extractive, _, final = run(openai_llm(monkeypatch, server, timeout=1), assistant, checker)
         waited = time.perf_counter() - t0
     assert final.mode == "llm-fallback" and "in time" in final.notice
+    assert final.answer == extractive.answer and final.citations == extractive.citations
     assert waited < 4  # it gave up before the server answered
 
 
@@ -263,13 +270,27 @@ def test_history_is_shown_without_markers(assistant):
 
 
 @pytest.mark.slow
-def test_local_model_end_to_end_on_telegram_questions(assistant, checker, seed_text):
+def test_local_model_end_to_end_on_telegram_questions(monkeypatch, assistant, checker, seed_text):
     """The real SmolLM2-135M: whatever it writes, only checked sentences reach the user."""
+    from assistant.llm import LocalChatModel
+
+    written: list[str] = []  # what the model itself generated, one entry per answer
+    generate = LocalChatModel._iter_text
+
+    def recording(self, messages, stop):
+        text = ""
+        for piece in generate(self, messages, stop):
+            text += piece
+            yield piece
+        written.append(text)
+
+    monkeypatch.setattr(LocalChatModel, "_iter_text", recording)
     llm = make_llm("local", timeout=60)
     llm.max_new_tokens = 96  # one to three sentences; keeps the test near a minute
     questions = [JUDGE_Q, "Who suggested the pardon of Gorin?", "Has Gorin left the United States?"]
-    for question in questions:
+    for k, question in enumerate(questions, 1):
         extractive, deltas, final = run(llm, assistant, checker, question=question)
+        assert len(written) == k and written[-1].strip(), f"the local model wrote nothing for {question!r}"
         assert final.mode in ("llm", "llm-fallback")
         if final.mode == "llm":
             assert "".join(deltas) == final.answer
@@ -277,7 +298,9 @@ def test_local_model_end_to_end_on_telegram_questions(assistant, checker, seed_t
             for sentence in re.split(r"(?<=[.!?])\s+", final.answer):
                 assert re.search(r"\[\d+\]", sentence), sentence
         else:
-            assert final.answer == extractive.answer and final.notice and deltas == []
+            # a fallback only because the checks rejected what it wrote, never because it failed
+            assert final.answer == extractive.answer and deltas == []
+            assert final.notice.startswith(CHECKED_FALLBACKS), final.notice
     judge = assistant.ask(JUDGE_Q)
     first = generate_answer(llm, JUDGE_Q, judge.passages, judge, checker=checker)
     again = generate_answer(llm, JUDGE_Q, judge.passages, judge, checker=checker)

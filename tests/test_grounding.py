@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from assistant.answer import Passage
 from assistant.chunks import chunk_document
-from assistant.loaders import load_documents
 from assistant.grounding import (
     OVERLAP_THRESHOLD,
     SIMILARITY_THRESHOLD,
@@ -15,6 +13,7 @@ from assistant.grounding import (
     markers,
     missing_facts,
 )
+from assistant.loaders import load_documents
 
 from conftest import SEED_FILE
 
@@ -63,6 +62,7 @@ def test_faithful_sentences_are_supported(checker, passages, document, sentence)
     result = checker.check(sentence, passages)
     assert result.supported, result.reason
     assert result.similarity >= SIMILARITY_THRESHOLD and result.overlap >= OVERLAP_THRESHOLD
+    assert result.evidence
     for ev in result.evidence:  # evidence is the document's own text at its span
         assert document.text[ev.start : ev.end] == ev.quote
         p = passages[ev.passage - 1]

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from langchain_core.messages import HumanMessage, SystemMessage
-
 from assistant.errors import UserError
-from assistant.llm import LocalChatModel, LLMSpec, llm_timeout, local_gguf_path, make_llm, parse_spec
+from assistant.llm import LLMSpec, LocalChatModel, llm_timeout, local_gguf_path, make_llm, parse_spec
+from langchain_core.messages import HumanMessage, SystemMessage
 
 from fake_llm_servers import OllamaServer, OpenAIServer, recorded
 

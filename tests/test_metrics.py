@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from assistant import metrics as m
 from assistant.evalsets import EvalItem, Evidence
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from assistant.embeddings import LocalEmbeddings
 from assistant.model_files import bundled_model_path, weights_sha256
 from assistant.onnx_embed import (

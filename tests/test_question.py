@@ -1,7 +1,6 @@
 """Question analysis: answer types from the wording, weights from the collection."""
 
 import pytest
-
 from assistant.question import analyze, classify
 from assistant.text import words
 

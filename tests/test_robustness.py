@@ -10,12 +10,11 @@ import random
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import CLI, CORPUS, ROOT, SEED_FILE, SEEDS
+from conftest import CLI, CORPUS, ROOT, SEED_FILE, SEEDS, read_until
 
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")
 
@@ -114,7 +113,7 @@ def test_database_garbled_in_the_middle_is_a_one_line_error_and_rebuild_recovers
 
 
 def _bm25_folder(ix: Path) -> Path:
-    (folder,) = (ix / "bm25").iterdir()
+    (folder,) = [p for p in (ix / "bm25").iterdir() if p.is_dir()]  # beside it: the cached chunk vectors (.npy)
     return folder
 
 
@@ -197,17 +196,13 @@ def _wait_for_progress(proc, percent: int = 1, deadline_s: float = 600) -> bytes
     """Read the ingest's stderr until its progress bar shows at least ``percent``."""
     import re
 
-    seen = b""
-    deadline = time.time() + deadline_s
-    while time.time() < deadline:
-        chunk = os.read(proc.stderr.fileno(), 4096)
-        if not chunk:
-            break
-        seen += chunk
+    def reached(seen: bytes) -> bool:
         shown = [int(m) for m in re.findall(rb"ingest:\s+(\d+)%", seen)]
-        if shown and shown[-1] >= percent:
-            return seen
-    raise AssertionError(f"ingest never showed progress: {seen[-500:]!r}")
+        return bool(shown) and shown[-1] >= percent
+
+    seen = read_until(proc.stderr, reached, deadline_s)
+    assert reached(seen), f"ingest never showed progress: {seen[-500:]!r}"
+    return seen
 
 
 def _summary(text: str) -> tuple[int, int, int, int]:
@@ -262,13 +257,7 @@ def test_one_writer_at_a_time_and_ask_during_an_ingest_is_not_a_writer(tmp_path)
 
         second = subprocess.Popen(CLI + ["ingest", str(docs), "--collection", "frus", "--index", str(ix), "-q"],
                                   cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        seen = b""
-        deadline = time.time() + 300
-        while b"waiting for it to finish" not in seen and time.time() < deadline:
-            chunk = os.read(second.stderr.fileno(), 4096)
-            if not chunk:
-                break
-            seen += chunk
+        seen = read_until(second.stderr, lambda seen: b"waiting for it to finish" in seen, 300)
         assert b"another ingest is writing to" in seen and second.poll() is None, seen
     finally:
         first.send_signal(signal.SIGCONT)

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from assistant.candidates import Candidate
 from assistant.chunks import Chunk
 from assistant.features import NAMES

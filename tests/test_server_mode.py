@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from assistant.config import Settings
-from assistant.loaders import load_documents
 from assistant.errors import UserError
 from assistant.index import Index
+from assistant.loaders import load_documents
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -166,9 +165,8 @@ def test_the_cli_works_unchanged_against_the_server(served, first_ingest):
     """The same commands, no option about the server: only the environment differs."""
     import json
 
-    from typer.testing import CliRunner
-
     from assistant.cli import app
+    from typer.testing import CliRunner
 
     runner = CliRunner()
     listed = runner.invoke(app, ["collections", "--json"])

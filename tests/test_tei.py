@@ -12,9 +12,8 @@ import csv
 from pathlib import Path
 
 import pytest
-
-from assistant.loaders import load_documents
 from assistant.errors import UserError
+from assistant.loaders import load_documents
 from assistant.tei import load_tei
 
 DATA = Path(__file__).parent / "data" / "tei"
