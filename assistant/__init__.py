@@ -4,7 +4,7 @@
 start-up) does not pay for torch, Chroma or LangChain until they are used.
 """
 
-__all__ = ["Assistant", "Answer", "Citation", "Passage"]
+__all__ = ["Answer", "Assistant", "Citation", "Passage"]
 
 
 def __getattr__(name):

@@ -118,63 +118,41 @@ class AnswerChain:
     def _compose(self, question: str, q, resolved, decision: decisions.Decision, hits) -> Answer:
         passages = tuple(_passage(chunk, info) for chunk, info in hits)
         related = tuple(c for c in (_citation(c, i + 1) for i, c in enumerate(decision.related)) if c)
-        if decision.abstained:
+        # decide() always sets ``chosen`` when it does not abstain; the None test only narrows the type.
+        if decision.abstained or decision.chosen is None:
             text = abstention(self.subject, plural=self.multi_document)
             if related:
                 text += " The closest passages are shown as related."
             return Answer(question=question, answer=text, abstained=True, related=related,
                           resolved_question=resolved.text, passages=passages)
-        best = decision.chosen
-        lead = leads.lead_span(q, best)
-        if lead is not None and best.kind != "field" and not (best.start <= lead.start and lead.end <= best.end):
-            # The lead stands just outside the clause ("March 22 and | March 23 these …"): quote both.
-            s, e = min(best.start, lead.start), max(best.end, lead.end)
-            best = cands.Candidate(best.chunk, s, e, best.chunk.text[s - best.chunk.start : e - best.chunk.start],
-                                   "clause", best.rank, best.sentence, "")
-        quoted = [best]
-        lead_text = lead.text if lead else None
-        partner = self._partner(best) if q.qtype in ("who", "what", "which") else None
-        if partner is not None:
-            quoted = sorted([best, partner], key=lambda c: c.start)
-            sig = best if best.field_kind == "signature" else partner
-            office = partner if sig is best else best
-            o = office.text
-            lead_text = f"{sig.text}, {o[:1].lower() + o[1:] if o.startswith('The ') else o}"
-        citations = [_citation(c, i + 1) for i, c in enumerate(quoted)]
-        citations = [c for c in citations if c is not None]
-        if not citations:
+        lead = leads.lead_span(q, decision.chosen)
+        best = _widened_to_lead(decision.chosen, lead)
+        quoted, lead_text, partner = self._quoted(q, best, lead)
+        checked = [c for c in (_citation(c, i + 1) for i, c in enumerate(quoted)) if c is not None]
+        if not checked:
             log.info("abstained: the quoted text is no longer in %s (changed since it was ingested)", best.chunk.source)
             return Answer(question=question, answer=abstention(self.subject, plural=self.multi_document), abstained=True,
                           resolved_question=resolved.text, passages=passages,
                           notice="the cited source changed since it was ingested; run: assistant ingest")
-        citations = [Citation(**{**c.__dict__, "n": i + 1}) for i, c in enumerate(citations)]
-        quotes = " ".join(f"“{c.quote}” [{c.n}]" for c in citations)
-        limit = decisions.limit(q.qtype)
-        if lead_text and not (len(citations) == 1 and lead_text == citations[0].quote):
-            text = f"{_capitalize(lead_text)}: {quotes}"
-            if len(text) > limit and lead is not None and partner is None:
-                # Too long with its clause: the lead alone, cited at its own span; the clause is context.
-                lead_c = cands.Candidate(best.chunk, lead.start, lead.end, lead.text, "clause", best.rank,
-                                         best.sentence, lead.text)
-                own = _citation(lead_c, 1)
-                if own is not None:
-                    related = tuple(Citation(**{**c.__dict__, "n": i + 1})
-                                    for i, c in enumerate([citations[0], *related][: decisions.MAX_RELATED]))
-                    citations = [own]
-                    text = f"“{own.quote}” [1]"
-        else:
-            text = quotes
+        citations = [Citation(**{**c.__dict__, "n": i + 1}) for i, c in enumerate(checked)]
+        text, citations, related = _answer_text(q.qtype, best, lead, lead_text, partner is not None, citations, related)
         if self.multi_document:  # several documents: name each cited one, once
-            by_doc: dict[str, list[Citation]] = {}
-            for c in citations:
-                by_doc.setdefault(c.doc_id, []).append(c)
-            names = [
-                f"[{', '.join(str(c.n) for c in cs)}] {cs[0].title or cs[0].doc_id}" + (f" ({cs[0].date})" if cs[0].date else "")
-                for cs in by_doc.values()
-            ]
-            text += "\n\nSources: " + "; ".join(names)
+            text += "\n\nSources: " + _sources(citations)
         return Answer(question=question, answer=text, abstained=False, citations=tuple(citations),
                       related=related, lead=lead_text, resolved_question=resolved.text, passages=passages)
+
+    def _quoted(self, q, best: cands.Candidate, lead: leads.Lead | None
+                ) -> tuple[list[cands.Candidate], str | None, cands.Candidate | None]:
+        """What to quote, the lead text, and the partner field quoted with ``best`` (if any)."""
+        lead_text = lead.text if lead else None
+        partner = self._partner(best) if q.qtype in ("who", "what", "which") else None
+        if partner is None:
+            return [best], lead_text, None
+        sig = best if best.field_kind == "signature" else partner
+        office = partner if sig is best else best
+        o = office.text
+        lead_text = f"{sig.text}, {o[:1].lower() + o[1:] if o.startswith('The ') else o}"
+        return sorted([best, partner], key=lambda c: c.start), lead_text, partner
 
     def _llm_answers(self, question: str, history: list[Answer] | None = None) -> Iterator[Answer]:
         """With an LLM: the extractive answer, then partial ``Answer``s as checked sentences
@@ -208,6 +186,46 @@ class AnswerChain:
                 continue
             final = self.answer(item["question"], item.get("history"))
             yield from progressive(final)
+
+
+def _widened_to_lead(best: cands.Candidate, lead: leads.Lead | None) -> cands.Candidate:
+    if lead is not None and best.kind != "field" and not (best.start <= lead.start and lead.end <= best.end):
+        # The lead stands just outside the clause ("March 22 and | March 23 these …"): quote both.
+        s, e = min(best.start, lead.start), max(best.end, lead.end)
+        return cands.Candidate(best.chunk, s, e, best.chunk.text[s - best.chunk.start : e - best.chunk.start],
+                               "clause", best.rank, best.sentence, "")
+    return best
+
+
+def _answer_text(qtype: str, best: cands.Candidate, lead: leads.Lead | None, lead_text: str | None,
+                 has_partner: bool, citations: list[Citation], related: tuple[Citation, ...]
+                 ) -> tuple[str, list[Citation], tuple[Citation, ...]]:
+    """The answer's text, its citations and related passages (the lead alone when the whole is too long)."""
+    quotes = " ".join(f"“{c.quote}” [{c.n}]" for c in citations)
+    if not lead_text or (len(citations) == 1 and lead_text == citations[0].quote):
+        return quotes, citations, related
+    text = f"{_capitalize(lead_text)}: {quotes}"
+    if len(text) > decisions.limit(qtype) and lead is not None and not has_partner:
+        # Too long with its clause: the lead alone, cited at its own span; the clause is context.
+        lead_c = cands.Candidate(best.chunk, lead.start, lead.end, lead.text, "clause", best.rank,
+                                 best.sentence, lead.text)
+        own = _citation(lead_c, 1)
+        if own is not None:
+            related = tuple(Citation(**{**c.__dict__, "n": i + 1})
+                            for i, c in enumerate([citations[0], *related][: decisions.MAX_RELATED]))
+            return f"“{own.quote}” [1]", [own], related
+    return text, citations, related
+
+
+def _sources(citations: list[Citation]) -> str:
+    """Each cited document, named once, after the numbers of its citations."""
+    by_doc: dict[str, list[Citation]] = {}
+    for c in citations:
+        by_doc.setdefault(c.doc_id, []).append(c)
+    return "; ".join(
+        f"[{', '.join(str(c.n) for c in cs)}] {cs[0].title or cs[0].doc_id}" + (f" ({cs[0].date})" if cs[0].date else "")
+        for cs in by_doc.values()
+    )
 
 
 def _capitalize(s: str) -> str:

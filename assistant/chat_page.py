@@ -1046,6 +1046,7 @@ class _Handlers:
             yield {p.question_box: question, p.chatbot: shown,
                    p.sources: source_panel(last, docs, len(history) - 1), p.retrieval: retrieval_details(last)}
             return
+        assert final is not None, "stream() yields at least the final Answer"
         answers = history + [final]
         said = ("Not in the source. " if final.abstained else "Answer: ") + final.answer
         panel = source_panel(final, docs, len(answers) - 1, announce=said)

@@ -62,7 +62,7 @@ class Chunk:
         return meta
 
     @classmethod
-    def from_record(cls, id: str, text: str, meta: dict) -> "Chunk":
+    def from_record(cls, id: str, text: str, meta: dict) -> Chunk:
         return cls(
             id=id, doc_id=meta["doc_id"], source=meta["source"], title=meta.get("title", ""),
             date=meta.get("date"), kind=meta["kind"], paragraph=int(meta["paragraph"]),

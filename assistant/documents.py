@@ -35,9 +35,10 @@ from assistant.spans import Span, span_of
 
 TEXT_SUFFIXES = (".txt", ".md")
 
-MONTHS = (
-    "January February March April May June July August September October November December"
-).split()
+MONTHS = [
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+]
 _MONTH = "|".join(MONTHS)
 _DATE = re.compile(rf"\b(?P<month>{_MONTH})\s+(?P<day>\d{{1,2}}),?\s+(?P<year>\d{{4}})\b")
 _BLOCK = re.compile(r"[^\n]+(?:\n[ \t]*[^\s][^\n]*)*")  # lines up to a blank line
@@ -168,42 +169,9 @@ def parse_document(text: str, doc_id: str, source: str, date: str | None = None)
 
     i = 0
     if blocks and "\n" not in blocks[0].text and _FILE_LINE.match(blocks[0].text):
-        line = blocks[0]
-        kind = _KIND.search(line.text)
-        if kind:
-            doc.fields["file_number"] = Span(line.start, line.start + kind.start(), line.text[: kind.start()])
-            k0 = line.start + kind.start("kind")
-            doc.fields["kind"] = Span(k0, line.end, text[k0 : line.end])
-        else:
-            doc.fields["file_number"] = line
-        sections[0] = "header"
-        i = 1
-        if i < len(blocks) and "\n" not in blocks[i].text:
-            _parse_heading(doc, blocks[i])
-            sections[i] = "header"
-            i += 1
-        while i < len(blocks) and blocks[i].text.startswith("[Translation]"):
-            sections[i] = "header"
-            last = blocks[i].text.rsplit("\n", 1)[-1]
-            if "\n" in blocks[i].text and _is_dateline(last):  # "[Translation]\nGuatemala [undated]. …"
-                doc.fields["dateline"] = Span(blocks[i].end - len(last), blocks[i].end, last)
-            i += 1
-        if i < len(blocks) and _is_dateline(blocks[i].text):
-            doc.fields["dateline"] = blocks[i]
-            sections[i] = "header"
-            i += 1
+        i = _parse_file_header(doc, text, blocks, sections)
     elif blocks:
-        first = blocks[0]
-        if "\n" not in first.text and len(first.text) <= 120 and (
-            first.text.startswith("#") or not first.text.endswith((".", "?", "!"))
-        ):  # a title line ("# Class notes"): a header, not a sentence
-            title = span_of(text, first.start + len(first.text) - len(first.text.lstrip("#")), first.end)
-            doc.fields["heading"] = title
-            doc.title = title.text
-            sections[0] = "header"
-            i = 1
-        else:
-            doc.title = first.text.split("\n", 1)[0][:80]
+        i = _parse_title(doc, text, blocks, sections)
 
     # Footnotes: from a "Notes:" block to the end, one paragraph per note line.
     notes_at = next((j for j in range(i, len(blocks)) if blocks[j].text.startswith("Notes:")), len(blocks))
@@ -213,13 +181,7 @@ def parse_document(text: str, doc_id: str, source: str, date: str | None = None)
         sections[body_end - 1] = "signature"
 
     paragraphs: list[tuple[Span, str]] = [(b, s) for b, s in zip(blocks[:notes_at], sections[:notes_at])]
-    for b in blocks[notes_at:]:
-        offset = b.start
-        for line in b.text.split("\n"):
-            span = span_of(text, offset, offset + len(line))
-            offset += len(line) + 1
-            if span.text and span.text != "Notes:":
-                paragraphs.append((span, "notes"))
+    paragraphs += [(span, "notes") for span in _note_lines(text, blocks[notes_at:])]
 
     for index, (span, section) in enumerate(paragraphs):
         doc.paragraphs.append(Paragraph(index, span.start, span.end, span.text, section))
@@ -227,6 +189,73 @@ def parse_document(text: str, doc_id: str, source: str, date: str | None = None)
             for s in split_sentences(text, span.start, span.end):
                 doc.sentences.append(Sentence(s.start, s.end, s.text, index))
 
+    _parse_telegram_numbers(doc)
+    if doc.date is None and "dateline" in doc.fields:
+        m = _DATE.search(doc.fields["dateline"].text)
+        if m:
+            doc.date = f"{int(m['year']):04d}-{MONTHS.index(m['month']) + 1:02d}-{int(m['day']):02d}"
+    return doc
+
+
+def _parse_file_header(doc: Document, text: str, blocks: list[Span], sections: list[str]) -> int:
+    """A FRUS header (file line, heading, "[Translation]", dateline) → fields; the index of the first body block."""
+    line = blocks[0]
+    kind = _KIND.search(line.text)
+    if kind:
+        doc.fields["file_number"] = Span(line.start, line.start + kind.start(), line.text[: kind.start()])
+        k0 = line.start + kind.start("kind")
+        doc.fields["kind"] = Span(k0, line.end, text[k0 : line.end])
+    else:
+        doc.fields["file_number"] = line
+    sections[0] = "header"
+    i = 1
+    if i < len(blocks) and "\n" not in blocks[i].text:
+        _parse_heading(doc, blocks[i])
+        sections[i] = "header"
+        i += 1
+    while i < len(blocks) and blocks[i].text.startswith("[Translation]"):
+        sections[i] = "header"
+        last = blocks[i].text.rsplit("\n", 1)[-1]
+        if "\n" in blocks[i].text and _is_dateline(last):  # "[Translation]\nGuatemala [undated]. …"
+            doc.fields["dateline"] = Span(blocks[i].end - len(last), blocks[i].end, last)
+        i += 1
+    if i < len(blocks) and _is_dateline(blocks[i].text):
+        doc.fields["dateline"] = blocks[i]
+        sections[i] = "header"
+        i += 1
+    return i
+
+
+def _parse_title(doc: Document, text: str, blocks: list[Span], sections: list[str]) -> int:
+    """A plain document's title; the index of the first body block."""
+    first = blocks[0]
+    if "\n" not in first.text and len(first.text) <= 120 and (
+        first.text.startswith("#") or not first.text.endswith((".", "?", "!"))
+    ):  # a title line ("# Class notes"): a header, not a sentence
+        title = span_of(text, first.start + len(first.text) - len(first.text.lstrip("#")), first.end)
+        doc.fields["heading"] = title
+        doc.title = title.text
+        sections[0] = "header"
+        return 1
+    doc.title = first.text.split("\n", 1)[0][:80]
+    return 0
+
+
+def _note_lines(text: str, blocks: list[Span]) -> list[Span]:
+    """The footnote blocks' lines, without the "Notes:" label."""
+    spans = []
+    for b in blocks:
+        offset = b.start
+        for line in b.text.split("\n"):
+            span = span_of(text, offset, offset + len(line))
+            offset += len(line) + 1
+            if span.text and span.text != "Notes:":
+                spans.append(span)
+    return spans
+
+
+def _parse_telegram_numbers(doc: Document) -> None:
+    """A telegram's own number and the number of the telegram it answers, from its first body paragraph."""
     first_body = next((p for p in doc.paragraphs if p.section == "body"), None)
     if first_body is not None and "kind" in doc.fields and "telegram" in doc.fields["kind"].text.lower():
         m = _TELEGRAM_NUMBER.match(first_body.text)
@@ -236,12 +265,6 @@ def parse_document(text: str, doc_id: str, source: str, date: str | None = None)
         r = _REPLY_TO.match(first_body.text, m.end() if m else 0)
         if r:
             doc.fields["reply_to"] = Span(first_body.start + r.start(1), first_body.start + r.end(1), r.group(1))
-
-    if doc.date is None and "dateline" in doc.fields:
-        m = _DATE.search(doc.fields["dateline"].text)
-        if m:
-            doc.date = f"{int(m['year']):04d}-{MONTHS.index(m['month']) + 1:02d}-{int(m['day']):02d}"
-    return doc
 
 
 def _parse_heading(doc: Document, heading: Span) -> None:

@@ -18,7 +18,6 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -107,8 +106,8 @@ def run_set(evalset, *, index_dir: Path, progress: bool = False, k: int | None =
     results = []
     for (item, answer, wall_ms), sim in zip(answers, similarities):
         latency = (answer.get("timings_ms") or {}).get("total", wall_ms)
-        scores = metrics.score_item(item, answer, documents, similarity=sim, latency_ms=latency)
-        results.append(_item_record(item, answer, scores))
+        item_scores = metrics.score_item(item, answer, documents, similarity=sim, latency_ms=latency)
+        results.append(_item_record(item, answer, item_scores))
 
     scores = [r["scores"] for r in results]
     by_split = {name: _rounded(a) for name, a in
@@ -284,7 +283,24 @@ def compare(results: dict, baseline: dict, tolerances: dict[str, float]) -> dict
     baseline = baseline_for_split(baseline, split, (r["id"] for r in results["items"]))
     old_items = {r["id"]: r for r in baseline["items"]}
     new_items = {r["id"]: r for r in results["items"]}
-    changes, regressions = [], []
+    changes, regressions = _item_changes(old_items, new_items)
+    drops, dropped = _aggregate_drops(baseline["aggregates"], results["aggregates"], tolerances)
+    regressions += dropped
+    aggregates = {
+        name: {"old": baseline["aggregates"].get(name), "new": results["aggregates"].get(name)}
+        for name in results["aggregates"] if name not in VOLATILE
+    }
+    out = {"split": split, "changes": changes, "regressions": regressions, "aggregate_drops": drops,
+           "aggregates": aggregates}
+    if split == "all" and baseline.get("by_split"):
+        out["by_split"] = {n: {k: v for k, v in a.items() if k not in VOLATILE} for n, a in baseline["by_split"].items()}
+    return out
+
+
+def _item_changes(old_items: dict[str, dict], new_items: dict[str, dict]) -> tuple[list[dict], list[str]]:
+    """Each new, changed or removed item, and the items that passed in the baseline and now fail."""
+    changes: list[dict] = []
+    regressions: list[str] = []
     for item_id, new in new_items.items():
         old = old_items.get(item_id)
         if old is None:
@@ -305,10 +321,16 @@ def compare(results: dict, baseline: dict, tolerances: dict[str, float]) -> dict
                 regressions.append(f"{item_id}: passed in the baseline, now fails ({'; '.join(change['fail_reasons'])})")
     for item_id in old_items.keys() - new_items.keys():
         changes.append({"id": item_id, "kind": "removed", "fields": {}, "old_pass": old_items[item_id]["scores"].get("pass"), "new_pass": None})
+    return changes, regressions
 
-    drops = []
+
+def _aggregate_drops(old_aggregates: dict, new_aggregates: dict, tolerances: dict[str, float]
+                     ) -> tuple[list[dict], list[str]]:
+    """The aggregates worse than the baseline by more than their tolerance, as records and as messages."""
+    drops: list[dict] = []
+    regressions: list[str] = []
     for name, tol in tolerances.items():
-        old, new = baseline["aggregates"].get(name), results["aggregates"].get(name)
+        old, new = old_aggregates.get(name), new_aggregates.get(name)
         if old is None or new is None:
             continue
         drop = (new - old) if name in LOWER_IS_BETTER else (old - new)
@@ -316,15 +338,7 @@ def compare(results: dict, baseline: dict, tolerances: dict[str, float]) -> dict
         if drop > tol + 1e-9:
             drops.append(delta)
             regressions.append(f"{name}: {old:.4g} → {new:.4g} (worse by {drop:.4g}, tolerance {tol:g})")
-    aggregates = {
-        name: {"old": baseline["aggregates"].get(name), "new": results["aggregates"].get(name)}
-        for name in results["aggregates"] if name not in VOLATILE
-    }
-    out = {"split": split, "changes": changes, "regressions": regressions, "aggregate_drops": drops,
-           "aggregates": aggregates}
-    if split == "all" and baseline.get("by_split"):
-        out["by_split"] = {n: {k: v for k, v in a.items() if k not in VOLATILE} for n, a in baseline["by_split"].items()}
-    return out
+    return drops, regressions
 
 
 def tolerances_for(evalset) -> dict[str, float]:
@@ -341,13 +355,13 @@ def eval_command(
     set_name: str = typer.Option("telegram", "--set", help="A set name in evals/ (telegram, frus1941) or a set file."),
     split: str = typer.Option("all", "--split", help="Which items: train, dev, test or all (side by side); "
                               "the baseline comparison covers only this split."),
-    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Baseline JSON (default: evals/baseline-<set>.json when present)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write results.json, report.md and report.html into this folder."),
+    baseline: Path | None = typer.Option(None, "--baseline", help="Baseline JSON (default: evals/baseline-<set>.json when present)."),
+    out: Path | None = typer.Option(None, "--out", help="Write results.json, report.md and report.html into this folder."),
     update_baseline: bool = typer.Option(False, "--update-baseline", help="Rewrite the baseline with this run's "
                                          "results (every split: only with --split all)."),
-    index: Optional[Path] = typer.Option(None, "--index", help="Folder of the eval's own index (default: .index/eval-<set>)."),
-    k: Optional[int] = typer.Option(None, "-k", min=1, max=50, help="Passages retrieved (default: the Assistant's)."),
-    llm: Optional[str] = typer.Option(None, "--llm", help="LLM backend, as for `ask --llm` (default: $ASSISTANT_LLM or none)."),
+    index: Path | None = typer.Option(None, "--index", help="Folder of the eval's own index (default: .index/eval-<set>)."),
+    k: int | None = typer.Option(None, "-k", min=1, max=50, help="Passages retrieved (default: the Assistant's)."),
+    llm: str | None = typer.Option(None, "--llm", help="LLM backend, as for `ask --llm` (default: $ASSISTANT_LLM or none)."),
 ) -> None:
     """Run a reference question set and compare it to its baseline (exit 1 on a regression)."""
     code = run_eval(set_name, baseline=baseline, out=out, update_baseline=update_baseline, index=index, k=k,
@@ -376,12 +390,7 @@ def run_eval(set_name: str, *, baseline: Path | None = None, out: Path | None = 
     evalset = load_set(set_name, check_documents=False)  # evidence is located in run_set, once
     tolerances = tolerances_for(evalset)
     baseline_path = baseline or default_baseline_path(evalset)
-    if baseline is not None and not update_baseline:
-        baseline_doc = read_baseline(baseline)  # named explicitly: it must exist
-    elif baseline_path.exists():
-        baseline_doc = read_baseline(baseline_path)  # with --update-baseline: to show what changes
-    else:
-        baseline_doc = None
+    baseline_doc = _baseline_doc(baseline, baseline_path, update_baseline)
 
     index_dir = index or default_index_dir(evalset.name)
     chosen = evalset.split(split)
@@ -402,7 +411,19 @@ def run_eval(set_name: str, *, baseline: Path | None = None, out: Path | None = 
         write_baseline(results, baseline_path, tolerances)
         console.print(f"baseline updated: {_display(baseline_path)}")
         return 0
-    where = _display(baseline_path) + ("" if split == "all" else f" (split {split})")
+    return _print_verdict(comparison, _display(baseline_path) + ("" if split == "all" else f" (split {split})"), console)
+
+
+def _baseline_doc(baseline: Path | None, baseline_path: Path, update_baseline: bool) -> dict | None:
+    if baseline is not None and not update_baseline:
+        return read_baseline(baseline)  # named explicitly: it must exist
+    if baseline_path.exists():
+        return read_baseline(baseline_path)  # with --update-baseline: to show what changes
+    return None
+
+
+def _print_verdict(comparison: dict | None, where: str, console) -> int:
+    """Regression or not against the baseline at ``where``; the exit code (1 on a regression)."""
     if comparison and comparison["regressions"]:
         console.print(f"[bold red]regression against {where}:[/]", highlight=False)
         for line in comparison["regressions"]:

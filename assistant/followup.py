@@ -94,7 +94,7 @@ def resolve(question: str, history: list | None) -> Resolved:
         if who:
             def sub(mm):
                 k = kinds.get(mm.group(0).lower(), "")
-                if not (k.startswith("person") or k.startswith("plural")):
+                if not k.startswith(("person", "plural")):
                     return mm.group(0)
                 return f"{who}’s" if k.endswith("possessive") else who
             return Resolved(re.sub(r"\b[A-Za-z]+\b", sub, question), question, True, context, quotes)

@@ -19,9 +19,10 @@ LLM only adds fluency; it does not decide that the source answers).
 
 from __future__ import annotations
 
+import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -42,6 +43,7 @@ from assistant.grounding import (
 from assistant.llm import llm_timeout
 from assistant.sentences import split_sentences
 
+log = logging.getLogger(__name__)
 MAX_PASSAGES = 5  # the prompt's passages: more only dilutes a small model's attention
 MAX_PASSAGE_CHARS = 900
 MAX_SENTENCES = 4  # an answer is one to three sentences; a longer one is rambling
@@ -120,12 +122,23 @@ def stream_generative(
     checker = checker or GroundingChecker()
     builder = _AnswerBuilder(shown)
     gate = _LeadGate(extractive.lead)
+    messages = answer_messages(question, shown, subject, multi_document)
+    failure, raw = yield from _checked_deltas(llm, messages, shown, checker, builder, gate, t0, seconds)
+    timings = {"llm": round((time.perf_counter() - t0) * 1000, 2)}
+    yield _final_answer(extractive, builder, gate, failure, raw, timings)
+
+
+def _checked_deltas(llm: BaseChatModel, messages, shown: list[Passage], checker: GroundingChecker,
+                    builder: _AnswerBuilder, gate: _LeadGate, t0: float, seconds: float
+                    ) -> Generator[str, None, tuple[str | None, str]]:
+    """Text deltas of the checked sentences as the LLM writes them (``seconds`` from ``t0`` at
+    most); returns what went wrong with the backend (``None``: nothing) and the LLM's raw text."""
     pending = ""
     raw = ""
     failure: str | None = None
     stopped_early = False
     try:
-        stream = llm.stream(answer_messages(question, shown, subject, multi_document))
+        stream = llm.stream(messages)
         try:
             for chunk in stream:
                 piece = _chunk_text(chunk)
@@ -147,14 +160,21 @@ def stream_generative(
         if failure is None and not stopped_early:
             for sentence in answer_sentences(pending):
                 yield from gate.pass_on(builder.add(checker.check(sentence, shown)), builder.text)
-    except Exception as exc:  # any backend failure becomes the extractive answer
+    # Any backend failure (connection, HTTP status, the client library's or the model's own
+    # errors: each backend raises its own types) becomes the extractive answer with a notice.
+    except Exception as exc:
         failure = describe_failure(exc, llm)
-    timings = {"llm": round((time.perf_counter() - t0) * 1000, 2)}
+        log.info("the LLM failed (%s); the extractive answer stands", failure, exc_info=log.isEnabledFor(logging.DEBUG))
+    return failure, raw
+
+
+def _final_answer(extractive: Answer, builder: _AnswerBuilder, gate: _LeadGate, failure: str | None, raw: str,
+                  timings: dict[str, float]) -> Answer:
+    """The LLM's checked answer, or the extractive one with a notice saying why."""
     if builder.kept and not gate.open:
         notice = f"{failure}; extractive answer shown." if failure else (
             f"The LLM's answer left out what the passages say (“{extractive.lead}”); extractive answer shown.")
-        yield fallback(extractive, notice, timings)
-        return
+        return fallback(extractive, notice, timings)
     if builder.kept:
         notices = []
         if failure:
@@ -165,7 +185,7 @@ def stream_generative(
                 f"{dropped} sentence{'s' if dropped > 1 else ''} of the LLM's answer "
                 f"{'were' if dropped > 1 else 'was'} not supported by the cited passages and left out."
             )
-        final = Answer(
+        return Answer(
             question=extractive.question,
             answer=builder.text,
             abstained=False,
@@ -178,8 +198,6 @@ def stream_generative(
             timings_ms={**extractive.timings_ms, **timings},
             notice=" ".join(notices) or None,
         )
-        yield final
-        return
     if failure:
         notice = f"{failure}; extractive answer shown."
     elif not raw.strip():
@@ -188,7 +206,7 @@ def stream_generative(
         notice = "The LLM found no answer in the passages; extractive answer shown."
     else:
         notice = "No sentence of the LLM's answer was supported by the passages it cited; extractive answer shown."
-    yield fallback(extractive, notice, timings)
+    return fallback(extractive, notice, timings)
 
 
 def generate_answer(llm, question, passages, extractive: Answer, history=None, **kwargs) -> Answer:
@@ -267,7 +285,10 @@ def rewrite_followup(
             close = getattr(stream, "close", None)
             if close:
                 close()
-    except Exception:
+    # As for the answer: whatever the backend raises, the deterministic method resolves the follow-up.
+    except Exception as exc:
+        log.info("the LLM could not rewrite the follow-up (%s); resolving it without the LLM",
+                 describe_failure(exc, llm), exc_info=log.isEnabledFor(logging.DEBUG))
         return None
     return clean_rewrite(text, question)
 
@@ -311,7 +332,7 @@ class _LeadGate:
     def pass_on(self, delta: str, text: str) -> Iterator[str]:
         if delta:
             self.held.append(delta)
-        if not self.open and text and covers(text, self.lead):
+        if not self.open and text and self.lead and covers(text, self.lead):
             self.open = True
         if self.open and self.held:
             yield "".join(self.held)

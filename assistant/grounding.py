@@ -27,6 +27,7 @@ cited passage, which is what the user is shown as the citation — never the LLM
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -151,7 +152,7 @@ def covers(text: str, lead: str) -> bool:
 
 
 def missing_facts(claim: str, cited_text: str) -> list[str]:
-    words = {w for w in _words(cited_text)}
+    words = set(_words(cited_text))
     numbers = {re.sub(r"[.,]", "", w) for w in words if w[:1].isdigit()}
     numbers |= {NUMBER_WORDS[w] for w in words if w in NUMBER_WORDS}
     missing = []
@@ -258,7 +259,7 @@ def passage_pieces(passage: Passage) -> list[tuple[int, int, str]]:
     ] or [(sp.start + passage.start, sp.end + passage.start) for sp in split_sentences(passage.text)]
     spans = sorted(spans)
     ranges = list(spans)
-    ranges += [(a[0], b[1]) for a, b in zip(spans, spans[1:])]
+    ranges += [(a[0], b[1]) for a, b in itertools.pairwise(spans)]
     if len(spans) > 2 or not spans:
         ranges.append((passage.start, passage.end))
     out: list[tuple[int, int, str]] = []

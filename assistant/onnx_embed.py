@@ -23,13 +23,18 @@ index's.
 
 from __future__ import annotations
 
+import contextlib
+import enum
 import json
+import logging
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from assistant.model_files import weights_sha256 as weights_file_sha256
+
+log = logging.getLogger(__name__)
 
 EXPORT_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -113,11 +118,17 @@ def shared_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "telegram-assistant"
 
 
-_DEFAULT = object()
+class _Default(enum.Enum):
+    """The type of ``_DEFAULT``: "not given", distinct from None (which means "no cache")."""
+
+    TOKEN = 0
+
+
+_DEFAULT = _Default.TOKEN
 
 
 def export_onnx(model_path: str | Path, out_dir: str | Path, weights_sha256: str | None = None,
-                force: bool = False, cache_dir: Path | None | object = _DEFAULT) -> Path:
+                force: bool = False, cache_dir: Path | _Default | None = _DEFAULT) -> Path:
     """Export the sentence-transformers model at ``model_path`` to ``out_dir`` (idempotent).
 
     Skipped when ``out_dir`` already holds an export of weights with the same hash; copied
@@ -149,10 +160,8 @@ def export_onnx(model_path: str | Path, out_dir: str | Path, weights_sha256: str
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if cached is not None:
-        try:
+        with contextlib.suppress(OSError):  # the cache is an optimization only
             _copy_export(out, cached, weights_sha256)
-        except OSError:
-            pass  # the cache is an optimization only
     return out
 
 
@@ -296,13 +305,17 @@ class OnnxQueryEmbedder:
         self._feeds = {i.name for i in self.session.get_inputs()}
 
     @classmethod
-    def open(cls, out_dir: str | Path, weights_sha256: str, threads: int = 1) -> "OnnxQueryEmbedder | None":
+    def open(cls, out_dir: str | Path, weights_sha256: str, threads: int = 1) -> OnnxQueryEmbedder | None:
         """The embedder if a current export for these weights exists, else None."""
         if not export_is_current(out_dir, weights_sha256):
             return None
         try:
             return cls(out_dir, threads=threads)
-        except Exception:  # a damaged export: fall back to the torch route
+        # A damaged export: fall back to the torch route. Besides OSError and a bad manifest, onnxruntime
+        # and tokenizers raise their own exception types (tokenizers a bare Exception), so catch them all.
+        except Exception as exc:  # noqa: BLE001
+            log.info("the ONNX export in %s could not be loaded (%s: %s); using the torch model",
+                        out_dir, type(exc).__name__, exc)
             return None
 
     def embed(self, texts: list[str]):

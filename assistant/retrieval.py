@@ -51,7 +51,7 @@ class Filters:
         return bool(self.doc_ids or self.date_from or self.date_to)
 
     def chroma_where(self) -> dict | None:
-        clauses = []
+        clauses: list[dict] = []
         if self.doc_ids:
             clauses.append({"doc_id": {"$in": list(self.doc_ids)}})
         if self.date_from:
@@ -65,7 +65,9 @@ class Filters:
     def admits(self, doc_id: str, date: str | None) -> bool:
         if self.doc_ids and doc_id not in self.doc_ids:
             return False
-        if (self.date_from or self.date_to) and not date:
+        if not (self.date_from or self.date_to):
+            return True
+        if not date:
             return False
         if self.date_from and date < self.date_from:
             return False
@@ -126,9 +128,9 @@ class Lexicon:
         # Words the documents themselves use (not the field descriptions): a question word
         # outside this set is one the documents never say.
         words = {w.lower() for c in chunks for w in re.findall(r"[A-Za-z]+", c.text)}
-        vocab = sorted({k for w in words for k in word_keys(w)})
+        word_vocab = sorted({k for w in words for k in word_keys(w)})
         meta = {"ids": [c.id for c in chunks], "doc_ids": [c.doc_id for c in chunks],
-                "dates": [c.date for c in chunks], "df": df, "n": len(chunks), "vocab": vocab}
+                "dates": [c.date for c in chunks], "df": df, "n": len(chunks), "vocab": word_vocab}
         if chunks:
             # Written to a temporary folder and renamed into place: a kill mid-write leaves
             # no half cache behind.

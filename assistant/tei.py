@@ -137,19 +137,6 @@ class _Renderer:
         ([Translation] and the dateline) are one block, a line each."""
         run: list[str] = [el.text or ""]
         openers: list = []
-
-        def emit() -> None:
-            text = _norm("".join(run))
-            if openers:
-                lines: list[str] = []
-                for opener in openers:
-                    self._container(opener, lines)
-                if lines:
-                    blocks.append("\n".join(lines))
-                openers.clear()
-            if text:
-                blocks.append(text)
-
         for child in el:
             name = _local(child)
             if child is skip or not name or name in _SILENT:
@@ -157,16 +144,29 @@ class _Renderer:
                 continue
             if name == "opener":
                 if _norm("".join(run)):
-                    emit()
+                    self._emit(run, openers, blocks)
                 openers.append(child)
                 run = [child.tail or ""]
             elif _is_block(child, in_paragraph=False):
-                emit()
+                self._emit(run, openers, blocks)
                 self._block(child, blocks)
                 run = [child.tail or ""]
             else:
                 self._inline_child(child, run)
-        emit()
+        self._emit(run, openers, blocks)
+
+    def _emit(self, run: list[str], openers: list, blocks: list[str]) -> None:
+        """The pending openers (one block, a line each), then the loose text ``run`` (a paragraph)."""
+        text = _norm("".join(run))
+        if openers:
+            lines: list[str] = []
+            for opener in openers:
+                self._container(opener, lines)
+            if lines:
+                blocks.append("\n".join(lines))
+            openers.clear()
+        if text:
+            blocks.append(text)
 
     def _block(self, el, blocks: list[str]) -> None:
         name = _local(el)

@@ -19,8 +19,8 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 
 Responder = Callable[[list[dict]], str]
 
@@ -65,9 +65,11 @@ class _Server:
                 if server.behaviour == "slow":
                     time.sleep(server.delay)
                 if server.behaviour == "error":
-                    return server.send(self, 500, "application/json", b'{"error": {"message": "boom"}}')
+                    server.send(self, 500, "application/json", b'{"error": {"message": "boom"}}')
+                    return
                 if server.behaviour == "garbage":
-                    return server.send(self, 200, "application/json", b"\x00\xffnot json at all<html>")
+                    server.send(self, 200, "application/json", b"\x00\xffnot json at all<html>")
+                    return
                 server.handle_post(self, body)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -119,12 +121,14 @@ class OpenAIServer(_Server):
     def handle_get(self, h):
         if h.path.rstrip("/") == "/v1/models":
             data = {"object": "list", "data": [{"id": "recorded", "object": "model", "created": 0, "owned_by": "test"}]}
-            return self.send(h, 200, "application/json", json.dumps(data).encode())
+            self.send(h, 200, "application/json", json.dumps(data).encode())
+            return
         self.send(h, 404, "application/json", b'{"error": {"message": "not found"}}')
 
     def handle_post(self, h, body: dict):
         if h.path.rstrip("/") != "/v1/chat/completions":
-            return self.send(h, 404, "application/json", b'{"error": {"message": "not found"}}')
+            self.send(h, 404, "application/json", b'{"error": {"message": "not found"}}')
+            return
         text = self.responder(body.get("messages", []))
         model = body.get("model", "recorded")
         base = {"id": "chatcmpl-test", "created": 0, "model": model}
@@ -132,7 +136,8 @@ class OpenAIServer(_Server):
             data = {**base, "object": "chat.completion", "choices": [
                 {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
-            return self.send(h, 200, "application/json", json.dumps(data).encode())
+            self.send(h, 200, "application/json", json.dumps(data).encode())
+            return
         self.start_stream(h, "text/event-stream")
         first = True
         for piece in pieces(text):
@@ -157,14 +162,17 @@ class OpenAIServer(_Server):
 class OllamaServer(_Server):
     def handle_get(self, h):
         if h.path == "/api/version":
-            return self.send(h, 200, "application/json", b'{"version": "0.6.0"}')
+            self.send(h, 200, "application/json", b'{"version": "0.6.0"}')
+            return
         if h.path == "/api/tags":
-            return self.send(h, 200, "application/json", b'{"models": [{"name": "recorded", "model": "recorded"}]}')
+            self.send(h, 200, "application/json", b'{"models": [{"name": "recorded", "model": "recorded"}]}')
+            return
         self.send(h, 404, "application/json", b'{"error": "not found"}')
 
     def handle_post(self, h, body: dict):
         if h.path != "/api/chat":
-            return self.send(h, 404, "application/json", b'{"error": "not found"}')
+            self.send(h, 404, "application/json", b'{"error": "not found"}')
+            return
         text = self.responder(body.get("messages", []))
         model = body.get("model", "recorded")
         stamp = "2026-01-01T00:00:00Z"
@@ -173,7 +181,8 @@ class OllamaServer(_Server):
                 "prompt_eval_count": 1, "prompt_eval_duration": 1, "eval_count": 1, "eval_duration": 1}
         if body.get("stream") is False:
             data = {**done, "message": {"role": "assistant", "content": text}}
-            return self.send(h, 200, "application/json", json.dumps(data).encode())
+            self.send(h, 200, "application/json", json.dumps(data).encode())
+            return
         self.start_stream(h, "application/x-ndjson")
         for piece in pieces(text):
             chunk = {"model": model, "created_at": stamp,

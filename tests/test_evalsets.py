@@ -129,7 +129,7 @@ def test_unknown_set_name_lists_the_known_sets():
 
 def test_a_set_by_name_and_by_file():
     assert resolve_set_path("telegram", EVALS) == EVALS / "telegram.yaml"
-    with pytest.raises(UserError, match="no such eval set file: missing.yaml"):
+    with pytest.raises(UserError, match=r"no such eval set file: missing\.yaml"):
         resolve_set_path("missing.yaml", EVALS)
 
 

@@ -8,7 +8,7 @@ from assistant.text import capitalized, word_keys
 
 
 def question(text, stems=()):
-    return Question(text=text, qtype=classify(text), stems=list(stems), weights={s: 1.0 for s in stems},
+    return Question(text=text, qtype=classify(text), stems=list(stems), weights=dict.fromkeys(stems, 1.0),
                     keys={s: word_keys(s) for s in stems}, names=frozenset(w.lower() for w in capitalized(text)))
 
 

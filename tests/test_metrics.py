@@ -14,9 +14,9 @@ WELLES = DOC.index("Welles")
 
 
 def item(**kw) -> EvalItem:
-    base = dict(id="x", question="Whom did the Judge inform?", answer="The attorneys.", type="who",
-                evidence=(Evidence("d", "The Judge informed the attorneys.", ((JUDGE, JUDGE_END),)),),
-                key_terms=(("attorneys", "lawyers"),))
+    base = {"id": "x", "question": "Whom did the Judge inform?", "answer": "The attorneys.", "type": "who",
+            "evidence": (Evidence("d", "The Judge informed the attorneys.", ((JUDGE, JUDGE_END),)),),
+            "key_terms": (("attorneys", "lawyers"),)}
     base.update(kw)
     return EvalItem(**base)
 

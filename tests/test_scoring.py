@@ -24,7 +24,7 @@ def test_the_committed_model_matches_the_features():
 def _cand(text="hello", start=0, sentence=(0, 5), **features):
     chunk = Chunk("c", "d", "s", "", None, "body", 0, 0, 50, "x" * 50, "x" * 50, ((0, 50),))
     c = Candidate(chunk, start, start + len(text), text, "sentence", 0, sentence, text)
-    c.features = {n: 0.0 for n in NAMES} | features
+    c.features = dict.fromkeys(NAMES, 0.0) | features
     return c
 
 

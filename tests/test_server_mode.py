@@ -132,7 +132,7 @@ def test_ingest_goes_to_the_server_not_to_a_local_folder(chroma_server, served, 
 
 
 def test_reingest_against_the_server_is_idempotent(served, first_ingest):
-    index, report = first_ingest
+    _index, report = first_ingest
     again = Index(Settings.resolve(collection=COLLECTION)).ingest([SEEDS, TEI_VOLUME], progress=False)
     assert (again.added, again.updated, again.removed, again.unchanged) == (0, 0, 0, 5)
     assert again.chunks == report.chunks
