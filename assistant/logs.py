@@ -35,11 +35,17 @@ def _ours_or_a_warning(record: logging.LogRecord) -> bool:
     return record.levelno >= logging.WARNING or record.name == "assistant" or record.name.startswith("assistant.")
 
 
-def setup_logging(verbosity: int = 0) -> None:
-    """Log to stderr at WARNING, INFO (``-v``) or DEBUG (``-vv`` and more)."""
+def reset_logging() -> None:
+    """Remove the command's handler (a command may run again in one process: tests)."""
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, _LineHandler)]:
-        root.removeHandler(handler)  # the command may run again in one process (tests)
+        root.removeHandler(handler)
+
+
+def setup_logging(verbosity: int = 0) -> None:
+    """Log to stderr at WARNING, INFO (``-v``) or DEBUG (``-vv`` and more)."""
+    reset_logging()
+    root = logging.getLogger()
     handler = _LineHandler(verbose=verbosity > 0)
     handler.addFilter(_ours_or_a_warning)
     root.addHandler(handler)

@@ -45,6 +45,25 @@ def _isolated_user_state(tmp_path_factory):
         os.environ["ASSISTANT_INDEX_DIR"] = old
 
 
+@pytest.fixture(autouse=True)
+def _isolated_logging():
+    """A command run in-process (``main([...])``, ``-v``) configures logging for the whole
+    process; each test starts from the default again (warnings only, no CLI handler)."""
+    import logging
+
+    from assistant.logs import reset_logging
+
+    yield
+    reset_logging()
+    # logging.config.dictConfig (import-linter, run in-process by test_architecture) disables
+    # every logger that exists by then: the package's loggers are enabled again.
+    for name, logger in logging.root.manager.loggerDict.items():
+        if name.startswith("assistant") and isinstance(logger, logging.Logger):
+            logger.disabled = False
+    for name in ("assistant", "assistant.train"):
+        logging.getLogger(name).setLevel(logging.NOTSET)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_onnx_cache(tmp_path_factory):
     """The ONNX export cache (assistant/onnx_embed.py) lives in a session temp dir: the
