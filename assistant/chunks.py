@@ -13,6 +13,7 @@ Two kinds, both spans of ``Document.text`` (``doc.text[start:end] == chunk.text`
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from assistant.documents import Document
@@ -73,7 +74,12 @@ class Chunk:
 
 
 def chunk_document(doc: Document) -> list[Chunk]:
-    chunks: list[Chunk] = []
+    return list(iter_chunks(doc))
+
+
+def iter_chunks(doc: Document) -> Iterator[Chunk]:
+    """The document's chunks one at a time: ingest writes them in slices, so a 21 MB file
+    never holds its ~130,000 chunks (each with its text and search text) at once."""
     key = f"{doc.doc_id}@{doc.sha256[:12]}"
 
     def make(kind: str, paragraph: int, start: int, end: int, search_text: str, sentences) -> Chunk:
@@ -95,7 +101,7 @@ def chunk_document(doc: Document) -> list[Chunk]:
             sender=f", {sender.text}" if sender is not None else "",
         )
         paragraph = next((p.index for p in doc.paragraphs if p.start <= span.start < p.end), 0)
-        chunks.append(make(name, paragraph, span.start, span.end, search, [(span.start, span.end)]))
+        yield make(name, paragraph, span.start, span.end, search, [(span.start, span.end)])
 
     by_paragraph: dict[int, list] = {}
     for s in doc.sentences:
@@ -109,8 +115,7 @@ def chunk_document(doc: Document) -> list[Chunk]:
             # Keyword search sees the document's heading and date with every window, so
             # "Hull's telegram of January 16" finds the windows of that telegram.
             search = f"{context}\n{text}" if context else text
-            chunks.append(make(kind, paragraph, start, end, search, [(s.start, s.end) for s in window]))
-    return chunks
+            yield make(kind, paragraph, start, end, search, [(s.start, s.end) for s in window])
 
 
 def document_context(doc: Document) -> str:

@@ -30,3 +30,19 @@ def test_structural_passages_quote_the_field_and_describe_it():
     assert by_kind["recipient"].text.endswith("(Steinhardt)")
     assert by_kind["telegram_number"].text == "352"
     assert by_kind["file_number"].text == "311.6121 Gorin, M. N./44"
+
+
+def test_chunks_come_one_at_a_time_and_are_the_same_as_the_list():
+    """Ingest streams ``iter_chunks``: it must be lazy (a generator), and give exactly the
+    chunks ``chunk_document`` lists, in the same order."""
+    import inspect
+
+    from assistant.chunks import iter_chunks
+
+    (doc,) = load_documents([SEEDS])
+    lazy = iter_chunks(doc)
+    assert inspect.isgenerator(lazy)
+    first = next(lazy)
+    listed = chunk_document(doc)
+    assert [first, *lazy] == listed and len(listed) > 1
+    assert all(doc.text[c.start:c.end] == c.text for c in listed)
