@@ -519,6 +519,10 @@ def axe_violations(page) -> list[dict]:
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: run `npm ci` (make test does)")
     page.add_script_tag(path=str(AXE))
+    # The page at rest: a finite CSS transition still running (a colour fading in) is read
+    # by axe at an in-between colour. Infinite animations (a spinner) are not waited for.
+    page.wait_for_function("""() => document.getAnimations().every(
+        a => a.playState !== 'running' || a.effect.getComputedTiming().iterations === Infinity)""")
     return page.evaluate(
         """async (tags) => {
             const r = await axe.run(document, {runOnly: {type: 'tag', values: tags}});
