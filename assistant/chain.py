@@ -60,10 +60,13 @@ class AnswerChain:
         q, candidates = self.candidates(resolved, hits)
         model = scoring.load(self.model_path)
         scoring.score(candidates, model)
-        log.info("candidates for %r (%s question), best first: %s", resolved.text, q.qtype, "; ".join(
-            f"{c.score:.3f} {c.kind} {c.doc_id}:{c.start}-{c.end} {c.text[:80]!r}" for c in decisions.ranked(candidates)[:5]))
-        log.debug("all %d candidates: %s", len(candidates), "; ".join(
-            f"{c.score:.3f} {c.kind} {c.doc_id}:{c.start}-{c.end} {c.features}" for c in decisions.ranked(candidates)))
+        if log.isEnabledFor(logging.INFO):  # (-v) ranking and formatting every answer's candidates costs
+            ranked = decisions.ranked(candidates)
+            log.info("candidates for %r (%s question), best first: %s", resolved.text, q.qtype, "; ".join(
+                f"{c.score:.3f} {c.kind} {c.doc_id}:{c.start}-{c.end} {c.text[:80]!r}" for c in ranked[:5]))
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("all %d candidates: %s", len(candidates), "; ".join(
+                    f"{c.score:.3f} {c.kind} {c.doc_id}:{c.start}-{c.end} {c.features}" for c in ranked))
         decision = decisions.decide(candidates, q.qtype, model.threshold, model.margin,
                                     confidence=lambda best, cs: scoring.answer_probability(
                                         best, cs, model, one_document=not self.multi_document),

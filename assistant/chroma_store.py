@@ -26,10 +26,11 @@ log = logging.getLogger(__name__)
 INDEX_FORMAT = 1
 LOCK_FILE = "ingest.lock"
 
-# One insertion thread: hnswlib builds its graph in parallel by default, so two builds of
-# the same documents gave different neighbours (an eval item flipped between fresh builds).
-# ef_search well above the candidates asked for keeps the search close to exact.
-HNSW_CONFIGURATION = {"hnsw": {"space": "cosine", "num_threads": 1, "ef_search": 200}}
+# Chroma's HNSW answers the dense leg only for collections too large for the exact search
+# (retrieval.EXACT_DENSE_MAX); there, ef_search well above the 20 candidates asked for
+# keeps it close to exact. (A `num_threads` setting would not make it deterministic:
+# Chroma 1.5 drops it from the configuration.)
+HNSW_CONFIGURATION = {"hnsw": {"space": "cosine", "ef_search": 200}}
 
 DAMAGE_REPORTED = False  # a damaged index was moved aside: Chroma's panic report is noise now
 _OPENED: list[ChromaStore] = []  # stores this process opened, newest last (for failure_error)

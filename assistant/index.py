@@ -29,7 +29,6 @@ from assistant.chroma_store import (
     failure_error,
     is_index_failure,
 )
-from assistant.chroma_store import get_all as _get_all
 from assistant.chunks import Chunk
 from assistant.config import DEFAULT_COLLECTION, SEEDS_DIR, Settings
 from assistant.embeddings import LocalEmbeddings
@@ -42,7 +41,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "CONTEXT_WEIGHT", "HNSW_CONFIGURATION", "INDEX_FORMAT", "LOCK_FILE", "Index", "IndexBusy", "IngestReport",
-    "_get_all", "default_paths", "failure_error", "is_index_failure", "open_for_query",
+    "default_paths", "failure_error", "is_index_failure", "open_for_query",
 ]
 
 

@@ -14,6 +14,7 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from assistant.chroma_store import ChromaStore, unit_id
@@ -322,35 +323,37 @@ class _SliceWriter:
         return moved
 
 
+@lru_cache(maxsize=1)
 def _glibc():
-    """The C library when it is glibc (Linux), else None."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-    except OSError:
+    """glibc (Linux), or None elsewhere. Looked up on the first ingest, not at import:
+    this module is imported on every ``ask``."""
+    if not sys.platform.startswith("linux"):
         return None
-    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # another C library (musl): nothing to tune
+        return None
+    return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
 
 
-_LIBC = _glibc() if sys.platform.startswith("linux") else None
 _M_ARENA_MAX = -8  # glibc's mallopt parameter number
 
 
 def limit_malloc_arenas() -> None:
     """Few malloc arenas for the ingest: onnxruntime's and Chroma's threads each get their
-    own glibc arena by default, and memory freed in one is kept for it (a 21 MB file
-    peaked at 1.6 GB, most of it freed-but-kept slices)."""
-    if _LIBC is not None:
-        _LIBC.mallopt(_M_ARENA_MAX, 2)
+    own glibc arena by default, and memory freed in one is kept for it."""
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(_M_ARENA_MAX, 2)
 
 
 def release_freed_memory() -> None:
     """Give the slice's freed memory back to the system (glibc keeps it otherwise)."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 def _remove(doc_id: str, meta: dict, chunks_col, units_col, docs_col) -> None:

@@ -22,9 +22,10 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from assistant.chroma_store import get_all
 from assistant.chunks import Chunk
 from assistant.config import DEFAULT_K
-from assistant.index import Index, _get_all
+from assistant.index import Index
 from assistant.text import generic_stems, tokenize, word_keys
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ MAX_FIELDS = 2  # structural passages among the k retrieved
 # Chroma's local HNSW is approximate and its graph differs from process to process (the
 # same question gave different passages after a restart: about one top-20 in four
 # differed); an exact search gives the same passages every time. Above it, HNSW.
-EXACT_DENSE_MAX = 200_000
+EXACT_DENSE_MAX = 100_000  # ~300 MB of float64 vectors at most
 SIMILARITY_DECIMALS = 6  # ties below float noise are broken by chunk id, on any CPU
 
 
@@ -89,6 +90,8 @@ class Lexicon:
         self.df: dict[str, int] = meta["df"]
         self.n: int = meta["n"]
         self.vocab: frozenset[str] = frozenset(meta["vocab"])
+        self._spelling_vocab: list[str] | None = None  # made on the first correction
+        self._vectors: ChunkVectors | None = None  # read on the first dense search
 
     def _load(self, folder) -> dict | None:
         """The cached BM25 index, or None (with a one-line notice) when it is damaged."""
@@ -150,9 +153,9 @@ class Lexicon:
         return meta
 
     def vectors(self, index: Index) -> ChunkVectors:
-        if "_vectors" not in self.__dict__:
-            self.__dict__["_vectors"] = ChunkVectors.open(index, self)
-        return self.__dict__["_vectors"]
+        if self._vectors is None:
+            self._vectors = ChunkVectors.open(index, self)
+        return self._vectors
 
     def idf(self, stem: str) -> float:
         import math
@@ -168,9 +171,9 @@ class Lexicon:
         """
         from rapidfuzz import fuzz, process
 
-        vocab = self.__dict__.get("_vocab")
-        if vocab is None:
-            vocab = self.__dict__.setdefault("_vocab", sorted(set(self.df) | generic_stems()))
+        if self._spelling_vocab is None:
+            self._spelling_vocab = sorted(set(self.df) | generic_stems())
+        vocab = self._spelling_vocab
         out = []
         for s in stems:
             if s in self.df or s in generic_stems() or len(s) < 4:
@@ -209,20 +212,27 @@ class ChunkVectors:
     reads one file instead of paging every vector out of Chroma."""
 
     def __init__(self, matrix):
-        self.matrix = matrix
+        import numpy as np
+
+        # Held in float64 once (the file is float32): each query is one matrix-vector
+        # product, with no per-query copy of the matrix.
+        self.matrix = np.asarray(matrix, dtype=np.float64)
 
     @classmethod
     def open(cls, index: Index, lexicon: Lexicon) -> ChunkVectors:
         import numpy as np
 
         path = index.cache_dir / "vectors" / index.settings.collection / f"{index.revision()}.npy"
-        try:
-            matrix = np.load(path, allow_pickle=False)
-            if matrix.shape[0] == lexicon.n:
+        if path.exists():
+            try:
+                matrix = np.load(path, allow_pickle=False)
+                if matrix.ndim != 2 or matrix.shape[0] != lexicon.n:
+                    raise ValueError(f"{matrix.shape[0] if matrix.ndim else 0} rows for {lexicon.n} chunks")
                 return cls(matrix)
-        except (OSError, ValueError):
-            pass  # absent or damaged: rebuilt from the index below
-        got = _get_all(index.stores[0], ["embeddings"])
+            except (OSError, ValueError, EOFError) as exc:
+                reason = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
+                log.warning(f"note: the vector cache {path} is damaged ({type(exc).__name__}: {reason}); rebuilding it")
+        got = get_all(index.stores[0], ["embeddings"])
         by_id = dict(zip(got["ids"], got["embeddings"]))
         matrix = np.asarray([by_id[i] for i in lexicon.ids], dtype=np.float32)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
@@ -245,7 +255,7 @@ class ChunkVectors:
 
         q = np.asarray(query_vector, dtype=np.float64)
         q /= np.linalg.norm(q) or 1.0
-        sims = np.round(self.matrix.astype(np.float64) @ q, SIMILARITY_DECIMALS)
+        sims = np.round(self.matrix @ q, SIMILARITY_DECIMALS)
         if filters.active():
             keep = np.fromiter((filters.admits(d, t) for d, t in zip(lexicon.doc_ids, lexicon.dates)),
                                dtype=bool, count=lexicon.n)
@@ -290,8 +300,9 @@ class HybridRetriever(BaseRetriever):
         dense_ids = [cid for cid, _ in dense]
         dense_sim = dict(dense)
         lexical = self.lexicon().search(query, CANDIDATES, self.filters)
-        log.debug("dense leg for %r: %s", query, ", ".join(f"{cid} {s:.4f}" for cid, s in dense))
-        log.debug("bm25 leg for %r: %s", query, ", ".join(f"{cid} {s:.4f}" for cid, s in lexical))
+        if log.isEnabledFor(logging.DEBUG):  # (-vv) each leg's raw results
+            log.debug("dense leg for %r: %s", query, ", ".join(f"{cid} {s:.4f}" for cid, s in dense))
+            log.debug("bm25 leg for %r: %s", query, ", ".join(f"{cid} {s:.4f}" for cid, s in lexical))
 
         fused: dict[str, dict] = {}
         for rank, cid in enumerate(dense_ids):
@@ -315,9 +326,10 @@ class HybridRetriever(BaseRetriever):
             top.append((cid, info))
             if len(top) >= self.k:
                 break
-        log.info("retrieved for %r (rank, fused score, dense rank/cosine, bm25 rank/score): %s", query, "; ".join(
-            f"#{n} {cid} {i['score']:.4f} dense {i.get('dense_rank', '-')}/{i.get('dense_score', 0):.3f} "
-            f"bm25 {i.get('bm25_rank', '-')}/{i.get('bm25_score', 0):.2f}" for n, (cid, i) in enumerate(top, 1)))
+        if log.isEnabledFor(logging.INFO):  # (-v)
+            log.info("retrieved for %r (rank, fused score, dense rank/cosine, bm25 rank/score): %s", query, "; ".join(
+                f"#{n} {cid} {i['score']:.4f} dense {i.get('dense_rank', '-')}/{i.get('dense_score', 0):.3f} "
+                f"bm25 {i.get('bm25_rank', '-')}/{i.get('bm25_score', 0):.2f}" for n, (cid, i) in enumerate(top, 1)))
         got = chunks_col.get(ids=[cid for cid, _ in top], include=["documents", "metadatas"])
         records = {i: Chunk.from_record(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
         return [(records[cid], info) for cid, info in top if cid in records]

@@ -113,7 +113,7 @@ def test_database_garbled_in_the_middle_is_a_one_line_error_and_rebuild_recovers
 
 
 def _bm25_folder(ix: Path) -> Path:
-    (folder,) = [p for p in (ix / "bm25").iterdir() if p.is_dir()]  # beside it: the cached chunk vectors (.npy)
+    (folder,) = (ix / "bm25").iterdir()
     return folder
 
 
@@ -136,6 +136,21 @@ def test_damaged_keyword_cache_is_rebuilt_with_a_notice(seed_index, tmp_path, da
     assert "Welles" in proc.stdout.decode()
     lines = err_lines(proc)
     assert len(lines) == 1 and lines[0].startswith("note: the keyword index cache") and "rebuilding it" in lines[0]
+    again = run(["ask", "Who signed this telegram?", "--index", str(ix)])  # rebuilt: no notice any more
+    assert again.returncode == 0 and err_lines(again) == []
+
+
+def test_damaged_vector_cache_is_rebuilt_with_a_notice(seed_index, tmp_path):
+    ix = copy_index(seed_index, tmp_path / "ix")
+    if not (ix / "vectors").exists():  # the cache is made by the first question
+        assert run(["ask", "Who signed this telegram?", "--index", str(ix)]).returncode == 0
+    (npy,) = (ix / "vectors").rglob("*.npy")
+    npy.write_bytes(npy.read_bytes()[:-40])
+    proc = run(["ask", "Who signed this telegram?", "--index", str(ix)])
+    assert proc.returncode == 0, proc.stderr
+    assert "Welles" in proc.stdout.decode()
+    lines = err_lines(proc)
+    assert len(lines) == 1 and lines[0].startswith("note: the vector cache") and "rebuilding it" in lines[0]
     again = run(["ask", "Who signed this telegram?", "--index", str(ix)])  # rebuilt: no notice any more
     assert again.returncode == 0 and err_lines(again) == []
 
