@@ -5,6 +5,7 @@ The CLI, the chat page and the eval are thin layers on this class.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,6 @@ from assistant.answer import Answer
 from assistant.chain import AnswerChain
 from assistant.config import DEFAULT_K, Settings, check_question
 from assistant.index import open_for_query
-from assistant.llm import make_llm
 from assistant.retrieval import Filters, HybridRetriever
 
 
@@ -43,7 +43,7 @@ class Assistant:
         subject = "telegram" if counts["documents"] == 1 and _is_telegram(store) else (
             "document" if counts["documents"] == 1 else "documents")
         # llm: the --llm / ASSISTANT_LLM spec ("none", "local", "ollama:M", "openai:M")
-        chain = AnswerChain(retriever, subject=subject, llm=make_llm(llm), multi_document=counts["documents"] != 1)
+        chain = AnswerChain(retriever, subject=subject, llm=_make_llm(llm), multi_document=counts["documents"] != 1)
         return cls(store, chain, llm=llm)
 
     @property
@@ -66,6 +66,27 @@ class Assistant:
         """Partial ``Answer``s with growing text; the last one is final, with citations."""
         question = check_question(question)
         yield from self.runnable.stream({"question": question, "history": list(history or [])})
+
+
+NO_LLM = ("", "none", "off", "false", "0")  # how --llm / ASSISTANT_LLM say "no LLM" (llm.parse_spec)
+
+
+def _make_llm(spec: str | None):
+    """``llm.make_llm(spec)``, without importing llm.py (LangChain's chat-model and message
+    classes) when no LLM is asked for: an extractive answer never needs them."""
+    if not _wants_llm(spec) and not os.environ.get("ASSISTANT_LLM_TIMEOUT", "").strip():
+        return None  # (make_llm checks a timeout setting even without an LLM: it still does)
+    from assistant.llm import make_llm
+
+    return make_llm(spec)
+
+
+def _wants_llm(spec: str | None) -> bool:
+    """Whether ``spec`` (None: ``ASSISTANT_LLM``) asks for an LLM; the same reading as
+    ``llm.parse_spec`` (tests/test_cold_start.py compares them)."""
+    raw = spec if spec is not None else os.environ.get("ASSISTANT_LLM", "")
+    kind, _, model = raw.strip().partition(":")
+    return not (kind.strip().lower() in NO_LLM and not model.strip())
 
 
 def _is_telegram(store) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from langchain_core.runnables import RunnableGenerator
 
@@ -25,11 +26,13 @@ from assistant import lead as leads
 from assistant import question as questions
 from assistant.answer import Answer, Citation, Passage, progressive
 from assistant.citations import verify
-from assistant.generative import rewrite_followup, stream_generative
-from assistant.grounding import GroundingChecker
 from assistant.prompts import abstention
 from assistant.retrieval import HybridRetriever
 from assistant.text import stems
+
+if TYPE_CHECKING:  # the LLM steps (generative.py, grounding.py) load on the first LLM answer:
+    # they pull LangChain's chat-model and message classes, which an extractive ask never needs
+    from assistant.grounding import GroundingChecker
 
 log = logging.getLogger(__name__)
 PARTNER_FIELDS = {"sender": "signature", "signature": "sender"}  # who sent it: office and name together
@@ -91,6 +94,8 @@ class AnswerChain:
         when its rewrite is unusable), the deterministic resolution."""
         resolved = followup.resolve(question, history)
         if self.llm is not None and history:
+            from assistant.generative import rewrite_followup
+
             rewritten = rewrite_followup(self.llm, question, history, subject=self.subject,
                                          multi_document=self.multi_document)
             if rewritten:
@@ -160,6 +165,9 @@ class AnswerChain:
     def _llm_answers(self, question: str, history: list[Answer] | None = None) -> Iterator[Answer]:
         """With an LLM: the extractive answer, then partial ``Answer``s as checked sentences
         arrive (generative.py), then the final one (what ``Assistant.stream`` yields)."""
+        from assistant.generative import stream_generative
+        from assistant.grounding import GroundingChecker
+
         t0 = time.perf_counter()
         extractive = self.answer(question, history, use_llm=False)
         if self._grounding is None:
