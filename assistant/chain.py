@@ -87,8 +87,9 @@ class AnswerChain:
         return spelling.respell(question, known=lambda w: any(s in lexicon.df for s in lexicon.correct(stems(w))))
 
     def _search(self, resolved: followup.Resolved):
-        """Retrieval; a turn that continues a conversation over a collection searches the
-        documents the previous answer cited (a follow-up is about what was just said)."""
+        """Retrieval; a turn that continues a conversation over a collection searches only the
+        conversation's documents (``resolved.documents``: a follow-up is about what was just
+        said), within the user's own filters; nothing found there, the whole collection."""
         docs = resolved.documents if self.multi_document else ()
         own = self.retriever.filters
         if own.doc_ids:
@@ -108,7 +109,8 @@ class AnswerChain:
             rewritten = rewrite_followup(self.llm, question, history, subject=self.subject,
                                          multi_document=self.multi_document)
             if rewritten:
-                return followup.Resolved(rewritten, question, True, resolved.context, resolved.context_text)
+                return followup.Resolved(rewritten, question, True, resolved.context, resolved.context_text,
+                                         resolved.documents)
         return resolved
 
     def candidates(self, resolved: followup.Resolved, hits) -> tuple[questions.Question, list[cands.Candidate]]:

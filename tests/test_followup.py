@@ -30,7 +30,9 @@ def test_names_are_runs_of_capitalized_words_with_connectors_and_abbreviations()
 
 
 def test_he_is_the_subject_of_the_last_question():
-    previous = _turn("What did Aranha tell Caffery about the meeting?", "Aranha said he would approve Rio.")
+    # Not the first name: the one right after the auxiliary ("did Aranha").
+    previous = _turn("In Caffery's telegram, what did Aranha tell him about the meeting?",
+                     "Rio would suit him, Aranha said.")
     assert antecedent(previous) == "Aranha"
     assert resolve("Where was he going?", [previous]).text == "Where was Aranha going?"
     assert resolve("What was his title?", [previous]).text == "What was Aranha’s title?"
