@@ -27,7 +27,7 @@ from assistant import question as questions
 from assistant.answer import Answer, Citation, Passage, progressive
 from assistant.citations import verify
 from assistant.prompts import abstention
-from assistant.retrieval import HybridRetriever
+from assistant.retrieval import Filters, HybridRetriever
 from assistant.text import stems
 
 if TYPE_CHECKING:  # the LLM steps (generative.py, grounding.py) load on the first LLM answer:
@@ -58,7 +58,7 @@ class AnswerChain:
         typed = self._respell(question)
         resolved = self._resolve(typed, history)
         t1 = time.perf_counter()
-        hits = self.retriever.search(resolved.text)
+        hits = self._search(resolved)
         t2 = time.perf_counter()
         q, candidates = self.candidates(resolved, hits)
         model = scoring.load(self.model_path)
@@ -89,17 +89,33 @@ class AnswerChain:
         lexicon = self.retriever.lexicon()
         return spelling.respell(question, known=lambda w: any(s in lexicon.df for s in lexicon.correct(stems(w))))
 
+    def _search(self, resolved: followup.Resolved):
+        """Retrieval; a turn that continues a conversation over a collection searches only the
+        conversation's documents (``resolved.documents``: a follow-up is about what was just
+        said), within the user's own filters; nothing found there, the whole collection."""
+        docs = resolved.documents if self.multi_document else ()
+        own = self.retriever.filters
+        if own.doc_ids:
+            docs = tuple(d for d in docs if d in own.doc_ids)
+        if not docs:
+            return self.retriever.search(resolved.text)
+        narrowed = self.retriever.model_copy(update={"filters": Filters(docs, own.date_from, own.date_to)})
+        narrowed.__dict__["_lexicon"] = self.retriever.lexicon()  # the same index: its BM25 is shared
+        hits = narrowed.search(resolved.text)
+        return hits or self.retriever.search(resolved.text)
+
     def _resolve(self, question: str, history: list[Answer] | None) -> followup.Resolved:
         """With an LLM, the follow-up rewritten through prompts/rewrite_*.txt; without one (or
         when its rewrite is unusable), the deterministic resolution."""
-        resolved = followup.resolve(question, history)
+        resolved = followup.resolve(question, history, collection=self.multi_document)
         if self.llm is not None and history:
             from assistant.generative import rewrite_followup
 
             rewritten = rewrite_followup(self.llm, question, history, subject=self.subject,
                                          multi_document=self.multi_document)
             if rewritten:
-                return followup.Resolved(rewritten, question, True, resolved.context, resolved.context_text)
+                return followup.Resolved(rewritten, question, True, resolved.context, resolved.context_text,
+                                         resolved.documents)
         return resolved
 
     def candidates(self, resolved: followup.Resolved, hits) -> tuple[questions.Question, list[cands.Candidate]]:
