@@ -187,9 +187,12 @@ class KeywordStore:
         ties by chunk id. Only chunks that pass the filters, only positive scores.
 
         Exact top k without scoring every chunk that shares a common word (MaxScore): the
-        chunks having the rarest terms are scored first, on every term; a chunk having none
-        of them scores at most the sum of the other terms' idf (a term adds less than its
-        idf), so once the k-th score found beats that bound, nothing else can enter."""
+        chunks having the rarer terms are scored first, on every term; a chunk having none
+        of them scores less than the idf sum of the common terms it has (a term adds less
+        than its idf), so only chunks having all terms of a set whose sum beats the k-th
+        score found can still enter (FTS5 AND). Approximate only where such a set is in
+        more than FETCH_ALL chunks (a question of common words alone in a large
+        collection): there FTS5's own bm25() picks the RESCORE chunks scored."""
         n, total = self.stats()
         df = {t: self.df(t) for t in set(tokens)}
         query = [t for t in tokens if df[t] > 0]  # bm25s leaves out tokens it has never seen
@@ -199,20 +202,32 @@ class KeywordStore:
         terms = sorted(set(query), key=lambda t: (df[t], t))  # rarest first
         filters, args = _filter_sql(doc_ids, date_from, date_to)
         scored: dict[str, float] = {}
-        for m, term in enumerate(terms):
-            if df[term] <= FETCH_ALL:
-                rows = self.db.execute(
-                    f"SELECT c.id, c.tokens, c.length FROM chunks c WHERE c.rowid IN "
-                    f"(SELECT rowid FROM fts WHERE fts MATCH ?){filters}", [f'"{fts_token(term)}"', *args])
-            else:  # a word most chunks share: its RESCORE best by FTS5's own bm25() only
-                rows = self.db.execute(
-                    f"SELECT c.id, c.tokens, c.length FROM fts JOIN chunks c ON c.rowid = fts.rowid "
-                    f"WHERE fts MATCH ?{filters} ORDER BY bm25(fts) LIMIT ?", [f'"{fts_token(term)}"', *args, RESCORE])
+
+        def fetch(match: str, limit: bool) -> None:
+            if limit:  # too many chunks to score them all: FTS5's own bm25() picks RESCORE of them
+                rows = self.db.execute(f"SELECT c.id, c.tokens, c.length FROM fts JOIN chunks c ON c.rowid = fts.rowid "
+                                       f"WHERE fts MATCH ?{filters} ORDER BY bm25(fts) LIMIT ?", [match, *args, RESCORE])
+            else:
+                rows = self.db.execute(f"SELECT c.id, c.tokens, c.length FROM chunks c WHERE c.rowid IN "
+                                       f"(SELECT rowid FROM fts WHERE fts MATCH ?){filters}", [match, *args])
             new = [r for r in rows if r[0] not in scored]
             scored.update(zip((r[0] for r in new), scorer.scores(new)))
-            rest = scorer.bound(terms[m + 1 :])
-            if len(scored) >= k and sorted(scored.values(), reverse=True)[k - 1] > rest:
-                break
+
+        def kth() -> float:
+            return sorted(scored.values(), reverse=True)[k - 1] if len(scored) >= k else 0.0
+
+        # 1. every chunk that has one of the rarer terms, scored on all terms
+        m = 0
+        while m < len(terms) and df[terms[m]] <= FETCH_ALL and (m == 0 or kth() <= scorer.bound(terms[m:])):
+            fetch(f'"{fts_token(terms[m])}"', limit=False)
+            m += 1
+        # 2. a chunk with none of them scores less than the idf sum of the common terms it has:
+        # only chunks having every term of a set whose sum beats the k-th score can enter.
+        rest = terms[m:]
+        if rest and kth() <= scorer.bound(rest):
+            for group in _needed_sets(rest, scorer, kth()):
+                size = min(df[t] for t in group)
+                fetch(" AND ".join(f'"{fts_token(t)}"' for t in group), limit=size > FETCH_ALL)
         ranked = sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))
         return [(cid, s) for cid, s in ranked[:k] if s > 0]
 
@@ -224,6 +239,21 @@ class KeywordStore:
     def remove_docs(self, doc_ids: list[str]) -> None:
         with self.writer() as w:
             w.remove(doc_ids)
+
+
+def _needed_sets(terms: list[str], scorer: _Scorer, kth: float) -> list[tuple[str, ...]]:
+    """The smallest sets of ``terms`` whose idf sum beats ``kth`` (a chunk scoring above
+    ``kth`` from these terms alone has every term of one of them)."""
+    import itertools
+
+    if len(terms) > 10:
+        return [(t,) for t in terms]
+    found: list[tuple[str, ...]] = []
+    for size in range(1, len(terms) + 1):
+        for group in itertools.combinations(terms, size):
+            if scorer.bound(list(group)) > kth and not any(set(f) <= set(group) for f in found):
+                found.append(group)
+    return found
 
 
 def _filter_sql(doc_ids: tuple[str, ...], date_from: str | None, date_to: str | None) -> tuple[str, list]:
