@@ -68,13 +68,13 @@ def is_index_failure(exc: BaseException) -> bool:
     return last is not None and f"{os.sep}chromadb{os.sep}" in last
 
 
-def get_all(collection, include: list[str], page: int = 5000) -> dict[str, list]:
-    """Every record of a collection, fetched in pages: one unpaged ``get()`` fails past some
-    tens of thousands of records ("too many SQL variables", seen at 10,000 documents)."""
+def get_all(collection, include: list[str], page: int = 5000, where: dict | None = None) -> dict[str, list]:
+    """Every record of a collection (``where`` it matches), fetched in pages: one unpaged ``get()``
+    fails past some tens of thousands of records ("too many SQL variables", seen at 10,000 documents)."""
     out: dict[str, list] = {"ids": [], **{k: [] for k in include}}
     offset = 0
     while True:
-        got = collection.get(include=include, limit=page, offset=offset)
+        got = collection.get(include=include, limit=page, offset=offset, where=where)
         for key in out:
             value = got[key]
             out[key] += list(value) if value is not None else []  # embeddings come as an array
@@ -94,6 +94,7 @@ class ChromaStore:
         self.settings = settings
         self.embeddings = embeddings
         self.read_only = False  # set when answering from a private copy of a read-only index
+        self.snapshot: Path | None = None  # that private copy
         self._client = None
         self._stores: tuple | None = None
 
@@ -144,7 +145,7 @@ class ChromaStore:
 
         snapshot = Path(tempfile.mkdtemp(prefix="assistant-read-only-index-"))
         atexit.register(shutil.rmtree, snapshot, True)
-        def skip(folder, names):  # derived files, read in place (cache_dir); only Chroma's own are copied
+        def skip(folder, names):  # derived files, read in place (cache_dir); Chroma's own and the keyword index are copied
             return {"onnx", "bm25", "vectors", LOCK_FILE, "weights-sha256.json"} & set(names) if Path(folder) == path else set()
 
         try:
@@ -156,6 +157,7 @@ class ChromaStore:
             for name in names:
                 os.chmod(os.path.join(folder, name), 0o600)
         self.read_only = True
+        self.snapshot = snapshot
         log.warning(f"note: the index at {path} is read-only; answering from a temporary copy")
         return snapshot
 
@@ -185,6 +187,16 @@ class ChromaStore:
     def cache_dir(self) -> Path:
         """Local files beside the index (BM25, weights hash); also used in server mode."""
         return self.settings.index_dir
+
+    @property
+    def keyword_dir(self) -> Path:
+        """The keyword index's folder: ``ASSISTANT_KEYWORD_INDEX``, else ``INDEX/keywords``
+        (in the private copy of a read-only index, where it can be completed)."""
+        if self.settings.keyword_index is not None:
+            return self.settings.keyword_index
+        if not self.settings.chroma_url:
+            _ = self.client  # (a read-only index is answered from its copy: known once connected)
+        return (self.snapshot or self.settings.index_dir) / "keywords"
 
     def rebuild_command(self, paths: str | None = None) -> str:
         if paths is None:

@@ -32,6 +32,9 @@ class Settings:
     index_dir: Path
     collection: str = DEFAULT_COLLECTION
     chroma_url: str | None = None  # ASSISTANT_CHROMA_URL: use a Chroma server instead of a folder
+    # ASSISTANT_KEYWORD_INDEX: the folder of the keyword index (one SQLite file per collection),
+    # shared by the ingesting process and the answering ones; default INDEX/keywords
+    keyword_index: Path | None = None
 
     @classmethod
     def resolve(cls, index: str | Path | None = None, collection: str | None = None) -> Settings:
@@ -42,7 +45,9 @@ class Settings:
                 "starting and ending with a letter or digit"
             )
         index_dir = Path(index) if index else default_index_dir()
-        return cls(index_dir=index_dir, collection=name, chroma_url=os.environ.get("ASSISTANT_CHROMA_URL") or None)
+        keywords = os.environ.get("ASSISTANT_KEYWORD_INDEX")
+        return cls(index_dir=index_dir, collection=name, chroma_url=os.environ.get("ASSISTANT_CHROMA_URL") or None,
+                   keyword_index=Path(keywords) if keywords else None)
 
 
 def max_file_bytes() -> int:

@@ -9,7 +9,9 @@ Three Chroma collections per assistant collection NAME:
 
 ``Index`` is the one object callers hold; it delegates to the parts, one per module:
 the connection and collections (chroma_store.py), the writer lock (write_lock.py),
-ingest (ingest.py) and reads (index_lookups.py). The chunk collection's metadata records
+ingest (ingest.py) and reads (index_lookups.py). Beside Chroma, the keyword index
+(keyword_store.py: SQLite FTS5, one file per collection) holds each chunk's record and
+BM25 tokens; ingest writes both. The chunk collection's metadata records
 the embedding model and its weights' hash; an index built with other weights is refused
 with the command that rebuilds it.
 """
@@ -104,6 +106,12 @@ class Index:
 
     def drop(self) -> None:
         self.store.drop()
+        self.ingester.drop_keywords()
+
+    def keyword_store(self):
+        """The collection's keyword index (keyword_store.py), in line with the manifest: an
+        index made before it existed is copied into it once, with a notice."""
+        return self.ingester.ready_keywords()
 
     # --- ingest (ingest.py, write_lock.py) ---------------------------------------------
 

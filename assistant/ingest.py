@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from assistant.chroma_store import ChromaStore, unit_id
+from assistant.chroma_store import ChromaStore, get_all, unit_id
 from assistant.chunks import Chunk, document_context, iter_chunks
 from assistant.documents import Document, assign_doc_ids, is_empty
 from assistant.errors import UserError
 from assistant.index_lookups import read_manifest
+from assistant.keyword_store import KeywordStore, KeywordWriter, StoreDamaged, keyword_path, writable
 from assistant.loaders import document_files, load_documents
 from assistant.write_lock import IndexBusy, WriteLock
 
@@ -31,6 +32,7 @@ DOC_BATCH = 16  # documents embedded and written together (one pending→complet
 SLICE_UNITS = 512  # texts embedded and written at a time: bounds memory for a long document
 CONTEXT_WEIGHT = 0.5  # share of the document's heading vector in each window's vector
 _MARK_BATCH = 1000  # manifest records written per call when marking a run pending
+_SYNC_BATCH = 64  # documents copied from the collection into the keyword index per transaction
 
 UnitKey = tuple[str, int, int]  # (doc_id, start, end) of a sentence or structural field
 
@@ -78,6 +80,8 @@ class Ingest:
         self.slice_units = slice_units
         self.doc_batch = doc_batch
         self.on_progress = on_progress
+        self._keywords: KeywordStore | None = None
+        self._synced = False
 
     def run(self, paths: list[Path], progress: bool = True, rebuild: bool = False) -> IngestReport:
         """Bring the collection up to date with ``paths``; safe to interrupt and re-run."""
@@ -98,10 +102,12 @@ class Ingest:
                     keep_paths: bool = False) -> IngestReport:
         if rebuild:
             self.store.drop_for_rebuild()
+            self.drop_keywords()
         chunks_col, units_col, docs_col = self.store.collections(create=True)
         self.store.use((chunks_col, units_col, docs_col))
         self.store.prepare_embeddings(export=True)
         manifest = read_manifest(docs_col)
+        self.sync_keywords(manifest, locked=True)  # an index made before the keyword index: built once
         assign_doc_ids(docs, manifest)
         rel = _relative_sources(paths, docs, manifest if keep_paths else {})
         report = IngestReport()
@@ -119,7 +125,7 @@ class Ingest:
         with bar:
             advance = bar.update if self.on_progress is None else _both(bar.update, self.on_progress)
             for doc_id in plan.gone:
-                _remove(doc_id, manifest[doc_id], chunks_col, units_col, docs_col)
+                _remove(doc_id, manifest[doc_id], chunks_col, units_col, docs_col, self.keywords)
                 report.removed += 1
             for i in range(0, len(todo), self.doc_batch):
                 batch = todo[i : i + self.doc_batch]
@@ -165,17 +171,23 @@ class Ingest:
         ids = [d.doc_id for d in batch]
         chunks_col.delete(where={"doc_id": {"$in": ids}})
         units_col.delete(where={"doc_id": {"$in": ids}})
-        writer = _SliceWriter(self.store, batch, chunks_col, units_col, advance)
         n_chunks: dict[str, int] = {}
-        for doc in batch:
-            n = 0
-            for c in iter_chunks(doc):
-                n += 1
-                writer.add(c)
-                if len(writer.units) >= self.slice_units:
-                    writer.flush()
-            n_chunks[doc.doc_id] = n
-        writer.flush()
+        # The keyword rows of the batch are one SQLite transaction, committed before the
+        # manifest says "complete": a complete document is always in the keyword index.
+        with self.keywords.writer() as keywords:
+            keywords.remove(ids)
+            writer = _SliceWriter(self.store, batch, chunks_col, units_col, advance, keywords)
+            for doc in batch:
+                n = 0
+                for c in iter_chunks(doc):
+                    n += 1
+                    writer.add(c)
+                    if len(writer.units) >= self.slice_units:
+                        writer.flush()
+                n_chunks[doc.doc_id] = n
+            writer.flush()
+            for doc in batch:
+                keywords.done(doc.doc_id, doc.sha256)
         advance(sum(max(0, len(d.text) - writer.done_chars[d.doc_id]) for d in batch))
         docs_col.upsert(
             ids=ids, embeddings=[[0.0]] * len(batch),
@@ -218,7 +230,7 @@ class Ingest:
         report = IngestReport()
         for doc_id, meta in list(pending.items()):  # removals cut short: finish them
             if meta.get("was") == "removing":
-                _remove(doc_id, meta, chunks_col, units_col, docs_col)
+                _remove(doc_id, meta, chunks_col, units_col, docs_col, self.keywords)
                 report.removed += 1
                 del pending[doc_id]
         if not pending:
@@ -235,6 +247,94 @@ class Ingest:
         return self._run_locked(sources, docs, progress, rebuild=False, keep_paths=True)
 
 
+    # --- the keyword index --------------------------------------------------------------
+
+    @property
+    def keywords(self) -> KeywordStore:
+        """The collection's keyword index, opened (a damaged one is rebuilt, with a notice)."""
+        if self._keywords is None:
+            path = keyword_path(self.store.keyword_dir, self.store.settings.collection)
+            store = KeywordStore(path, read_only=not writable(path))
+            try:
+                store.check()
+            except StoreDamaged as exc:
+                if store.read_only:
+                    raise UserError(f"cannot read the keyword index at {path} ({exc}); "
+                                    f"rebuild with {self.store.rebuild_command()}") from None
+                if path.exists():
+                    log.warning(f"note: the keyword index {path} is damaged ({exc}); rebuilding it")
+                store.remove()
+                store.check()
+            self._keywords = store
+        return self._keywords
+
+    def drop_keywords(self) -> None:
+        """Delete the collection's keyword index (``--rebuild``, ``drop``)."""
+        path = keyword_path(self.store.keyword_dir, self.store.settings.collection)
+        if self._keywords is not None:
+            self._keywords.remove()
+        elif path.exists() and writable(path):
+            KeywordStore(path).remove()
+        self._keywords = None
+        self._synced = False
+
+    def ready_keywords(self) -> KeywordStore:
+        """The keyword index, brought in line with the manifest once per process."""
+        if not self._synced:
+            self.sync_keywords(read_manifest(self.store.stores[2]))
+        return self.keywords
+
+    def sync_keywords(self, manifest: dict[str, dict], locked: bool = False) -> None:
+        """Copy into the keyword index the complete documents it lacks (or holds in another
+        version) from the collection, and drop the documents the manifest no longer has.
+
+        Only the differing documents are read from Chroma: none on a consistent index (an
+        ingest commits a batch's keyword rows before marking it complete), all of them once
+        for an index made before the keyword index existed (with a notice)."""
+        keywords = self.keywords
+        complete = {i: m.get("sha256", "") for i, m in manifest.items() if m.get("status") == "complete"}
+        have = keywords.doc_shas()
+        stale = sorted(i for i, sha in complete.items() if have.get(i) != sha)
+        gone = sorted(i for i in have if i not in manifest)
+        self._synced = True
+        if not stale and not gone:
+            return
+        if keywords.read_only:
+            log.warning(f"note: the keyword index at {keywords.path} lacks {len(stale)} document(s) and cannot be "
+                        f"written here; run the ingest where the documents are ingested")
+            return
+        if locked:
+            self._copy_into_keywords(stale, gone, complete, bool(have))
+            return
+        try:
+            with self.lock.hold(wait=False):
+                self._copy_into_keywords(stale, gone, complete, bool(have))
+        except IndexBusy:
+            self._synced = False  # the running ingest writes it; look again next time
+
+    def _copy_into_keywords(self, stale: list[str], gone: list[str], complete: dict[str, str], had: bool) -> None:
+        keywords = self.keywords
+        name = self.store.settings.collection
+        if stale:
+            what = "updating" if had else "building"
+            log.warning(f"note: {what} the keyword index of collection {name!r} from the index "
+                        f"({len(stale)} document(s)): {keywords.path}")
+        if gone:
+            keywords.remove_docs(gone)
+        chunks_col = self.store.stores[0]
+        for i in range(0, len(stale), _SYNC_BATCH):
+            part = stale[i : i + _SYNC_BATCH]
+            got = get_all(chunks_col, ["documents", "metadatas"], where={"doc_id": {"$in": part}})
+            chunks = sorted((Chunk.from_record(c, d, m) for c, d, m in zip(got["ids"], got["documents"],
+                                                                           got["metadatas"])), key=lambda c: c.id)
+            with keywords.writer() as writer:
+                writer.remove(part)
+                for j in range(0, len(chunks), SLICE_UNITS):
+                    writer.add(chunks[j : j + SLICE_UNITS])
+                for doc_id in part:
+                    writer.done(doc_id, complete[doc_id])
+
+
 class _SliceWriter:
     """Embeds and writes one batch's units and chunks a slice at a time.
 
@@ -242,10 +342,11 @@ class _SliceWriter:
     heading and date (see chunks.py); a structural field's vector is its own unit's."""
 
     def __init__(self, store: ChromaStore, batch: list[Document], chunks_col, units_col,
-                 advance: Callable[[int], object]):
+                 advance: Callable[[int], object], keywords: KeywordWriter | None = None):
         import numpy as np
 
         self.store = store
+        self.keywords = keywords
         self.chunks_col = chunks_col
         self.units_col = units_col
         self.advance = advance
@@ -295,6 +396,8 @@ class _SliceWriter:
                 ids=[c.id for c in chunks], embeddings=chunk_vectors[j : j + step],
                 documents=[c.text for c in chunks], metadatas=[c.metadata() for c in chunks],
             )
+        if self.keywords is not None:
+            self.keywords.add(self.chunks)
         self.advance(self._moved())
         self.recent = {k: vec_of[k] for k in keys}
         self.chunks.clear()
@@ -356,10 +459,11 @@ def release_freed_memory() -> None:
         libc.malloc_trim(0)
 
 
-def _remove(doc_id: str, meta: dict, chunks_col, units_col, docs_col) -> None:
+def _remove(doc_id: str, meta: dict, chunks_col, units_col, docs_col, keywords: KeywordStore) -> None:
     docs_col.upsert(ids=[doc_id], metadatas=[{**meta, "status": "pending", "was": "removing"}], embeddings=[[0.0]])
     chunks_col.delete(where={"doc_id": doc_id})
     units_col.delete(where={"doc_id": doc_id})
+    keywords.remove_docs([doc_id])
     docs_col.delete(ids=[doc_id])
 
 

@@ -1,21 +1,18 @@
-"""Hybrid retrieval: dense (Chroma) + BM25 (bm25s), fused by reciprocal rank fusion.
+"""Hybrid retrieval: dense (Chroma) + BM25 (the keyword index), fused by reciprocal rank fusion.
 
 Why both: the dense model finds paraphrases ("demand" for "require"), BM25 finds the
 rare exact words a class asks about (names like "Roszkowski", numbers like "352").
-RRF needs no score calibration between the two. The BM25 index is built from the
-chunks' ``search_text`` and cached beside the index, keyed by the index revision.
+RRF needs no score calibration between the two. BM25 runs in the keyword index on disk
+(keyword_store.py, SQLite FTS5 over the chunks' ``search_text`` tokens), written by ingest;
+the passages retrieved are read from it too.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
-import shutil
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
@@ -26,12 +23,12 @@ from assistant.chroma_store import get_all
 from assistant.chunks import Chunk
 from assistant.config import DEFAULT_K
 from assistant.index import Index
-from assistant.text import generic_stems, tokenize, word_keys
+from assistant.keyword_store import KeywordStore, TermCounts, WordSet
+from assistant.text import generic_stems, tokenize
 
 log = logging.getLogger(__name__)
 
 RRF_K = 60
-TOKENIZER = "en_plus-snowball-lemma-v4"  # part of the BM25 cache key (text.tokenize, text.word_keys): a new tokenizer rebuilds it
 CANDIDATES = 20  # per leg, before fusion
 MAX_FIELDS = 2  # structural passages among the k retrieved
 # Up to this many chunks the dense leg is an exact cosine search over the stored vectors.
@@ -76,91 +73,32 @@ class Filters:
 
 
 class Lexicon:
-    """BM25 over the chunks plus document frequencies of stems (for term weighting)."""
+    """The keyword index of the collection (keyword_store.py, on disk): BM25 search, document
+    frequencies of stems (term weighting), the words the documents use, spelling correction."""
 
     def __init__(self, index: Index):
-        rev = index.revision()
-        folder = index.cache_dir / "bm25" / f"{index.settings.collection}-{rev}-{TOKENIZER}"
-        meta = self._load(folder) if (folder / "chunks.json").exists() else None
-        if meta is None:
-            meta = self._build(index, folder)
-        self.ids: list[str] = meta["ids"]
-        self.doc_ids: list[str] = meta["doc_ids"]
-        self.dates: list[str | None] = meta["dates"]
-        self.df: dict[str, int] = meta["df"]
-        self.n: int = meta["n"]
-        self.vocab: frozenset[str] = frozenset(meta["vocab"])
+        self.store = index.keyword_store()
+        self.df = TermCounts(self.store)  # stem → number of chunks that have it (``stem in df``)
+        # Word keys the documents themselves use (not the field descriptions): a question
+        # word outside this set is one the documents never say.
+        self.vocab = WordSet(self.store)
         self._spelling_vocab: list[str] | None = None  # made on the first correction
         self._vectors: ChunkVectors | None = None  # read on the first dense search
 
-    def _load(self, folder) -> dict | None:
-        """The cached BM25 index, or None (with a one-line notice) when it is damaged."""
-        import bm25s  # ~0.25 s (scipy): only when the keyword index is loaded or built
-
-        try:
-            meta = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
-            if not isinstance(meta, dict) or not all(k in meta for k in ("ids", "doc_ids", "dates", "df", "n", "vocab")):
-                raise ValueError("chunks.json lacks its fields")
-            bm25 = bm25s.BM25.load(str(folder))
-            if int(bm25.scores["num_docs"]) != len(meta["ids"]) or len(meta["ids"]) != meta["n"]:
-                raise ValueError("its parts disagree")
-        except Exception as exc:  # noqa: BLE001  damaged bytes: UnicodeDecodeError, JSONDecodeError, ValueError, EOFError…
-            reason = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
-            log.warning(f"note: the keyword index cache {folder} is damaged ({type(exc).__name__}: {reason}); rebuilding it")
-            shutil.rmtree(folder, ignore_errors=True)
-            return None
-        self.bm25 = bm25
-        return meta
-
-    def _build(self, index: Index, folder) -> dict:
-        import bm25s  # ~0.25 s (scipy): only when the keyword index is loaded or built
-
-        chunks = index.all_chunks()
-        tokens = tokenize([c.search_text for c in chunks])
-        self.bm25 = bm25s.BM25()
-        if chunks:
-            # The vocabulary in sorted order: bm25s numbers it from a set, so its ids (and the
-            # order scores are summed in) would change with Python's hash seed.
-            vocab = {t: i for i, t in enumerate(sorted({t for toks in tokens for t in toks}))}
-            ids = [[vocab[t] for t in toks] for toks in tokens]
-            self.bm25.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
-        df: dict[str, int] = {}
-        for toks in tokens:
-            for t in set(toks):
-                df[t] = df.get(t, 0) + 1
-        # Words the documents themselves use (not the field descriptions): a question word
-        # outside this set is one the documents never say.
-        words = {w.lower() for c in chunks for w in re.findall(r"[A-Za-z]+", c.text)}
-        word_vocab = sorted({k for w in words for k in word_keys(w)})
-        meta = {"ids": [c.id for c in chunks], "doc_ids": [c.doc_id for c in chunks],
-                "dates": [c.date for c in chunks], "df": df, "n": len(chunks), "vocab": word_vocab}
-        if chunks:
-            # Written to a temporary folder and renamed into place: a kill mid-write leaves
-            # no half cache behind.
-            tmp = None
-            try:
-                folder.parent.mkdir(parents=True, exist_ok=True)
-                tmp = Path(tempfile.mkdtemp(prefix=".bm25-", dir=folder.parent))
-                self.bm25.save(str(tmp))
-                (tmp / "chunks.json").write_text(json.dumps(meta), encoding="utf-8")
-                os.replace(tmp, folder)
-                tmp = None
-            except OSError:
-                pass  # a read-only index still answers; it rebuilds BM25 each start
-            finally:
-                if tmp is not None:
-                    shutil.rmtree(tmp, ignore_errors=True)
-        return meta
+    @property
+    def n(self) -> int:
+        return self.store.stats()[0]
 
     def vectors(self, index: Index) -> ChunkVectors:
         if self._vectors is None:
-            self._vectors = ChunkVectors.open(index, self)
+            self._vectors = ChunkVectors.open(index, self.store)
         return self._vectors
 
     def idf(self, stem: str) -> float:
         import math
 
-        return math.log(1 + (self.n - self.df.get(stem, 0) + 0.5) / (self.df.get(stem, 0) + 0.5))
+        n, df = self.n, self.df.get(stem, 0)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def correct(self, stems: list[str]) -> list[str]:
         """Misspelled stems mapped to the collection's closest word ("signd" → "sign").
@@ -169,72 +107,61 @@ class Lexicon:
         (Levenshtein ratio ≥ 85), so real words the documents lack ("crime",
         "year") stay as they are and can still make the assistant abstain.
         """
-        from rapidfuzz import fuzz, process
-
-        if self._spelling_vocab is None:
-            self._spelling_vocab = sorted(set(self.df) | generic_stems())
-        vocab = self._spelling_vocab
         out = []
         for s in stems:
             if s in self.df or s in generic_stems() or len(s) < 4:
                 out.append(s)
                 continue
-            best = process.extractOne(s, vocab, scorer=fuzz.ratio, score_cutoff=85)
+            from rapidfuzz import fuzz, process
+
+            if self._spelling_vocab is None:
+                self._spelling_vocab = sorted(set(self.store.terms()) | generic_stems())
+            best = process.extractOne(s, self._spelling_vocab, scorer=fuzz.ratio, score_cutoff=85)
             out.append(best[0] if best else s)
         return out
 
     def search(self, query: str, k: int, filters: Filters) -> list[tuple[str, float]]:
-        if not self.ids:
-            return []
         # Question words ("what", "telegram", "say") match every passage alike: leave them out.
-        q = [[t for t in self.correct(tokenize([query])[0]) if t not in generic_stems()]]
-        if not q[0]:
+        q = [t for t in self.correct(tokenize([query])[0]) if t not in generic_stems()]
+        if not q:
             return []
-        n = len(self.ids) if filters.active() else min(len(self.ids), k)
-        docs, scores = self.bm25.retrieve(q, k=n, show_progress=False)
-        out = []
-        for i, s in zip(docs[0], scores[0]):
-            i = int(i)
-            if s <= 0:
-                break
-            if filters.active() and not filters.admits(self.doc_ids[i], self.dates[i]):
-                continue
-            out.append((self.ids[i], float(s)))
-            if len(out) >= k:
-                break
-        return out
+        return self.store.search(q, k, doc_ids=filters.doc_ids, date_from=filters.date_from, date_to=filters.date_to)
 
 
 class ChunkVectors:
-    """The chunks' embeddings as one unit-length matrix, rows in the lexicon's id order.
+    """The chunks' embeddings as one unit-length matrix, rows in chunk id order.
 
-    Cached beside the BM25 index under the same key (the index revision), so a new process
-    reads one file instead of paging every vector out of Chroma."""
+    Cached beside the index under the index revision, so a new process reads one file
+    instead of paging every vector out of Chroma."""
 
-    def __init__(self, matrix):
+    def __init__(self, matrix, ids: list[str], doc_ids: list[str], dates: list[str | None]):
         import numpy as np
 
         # Held in float64 once (the file is float32): each query is one matrix-vector
         # product, with no per-query copy of the matrix.
         self.matrix = np.asarray(matrix, dtype=np.float64)
+        self.ids, self.doc_ids, self.dates = ids, doc_ids, dates
 
     @classmethod
-    def open(cls, index: Index, lexicon: Lexicon) -> ChunkVectors:
+    def open(cls, index: Index, store: KeywordStore) -> ChunkVectors:
         import numpy as np
 
+        ids, doc_ids, dates = store.chunk_index()
         path = index.cache_dir / "vectors" / index.settings.collection / f"{index.revision()}.npy"
         if path.exists():
             try:
                 matrix = np.load(path, allow_pickle=False)
-                if matrix.ndim != 2 or matrix.shape[0] != lexicon.n:
-                    raise ValueError(f"{matrix.shape[0] if matrix.ndim else 0} rows for {lexicon.n} chunks")
-                return cls(matrix)
+                if matrix.ndim != 2 or matrix.shape[0] != len(ids):
+                    raise ValueError(f"{matrix.shape[0] if matrix.ndim else 0} rows for {len(ids)} chunks")
+                return cls(matrix, ids, doc_ids, dates)
             except (OSError, ValueError, EOFError) as exc:
                 reason = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
                 log.warning(f"note: the vector cache {path} is damaged ({type(exc).__name__}: {reason}); rebuilding it")
         got = get_all(index.stores[0], ["embeddings"])
         by_id = dict(zip(got["ids"], got["embeddings"]))
-        matrix = np.asarray([by_id[i] for i in lexicon.ids], dtype=np.float32)
+        keep = [j for j, i in enumerate(ids) if i in by_id]  # (the collection and the keyword index agree but for a running ingest)
+        ids, doc_ids, dates = [ids[j] for j in keep], [doc_ids[j] for j in keep], [dates[j] for j in keep]
+        matrix = np.asarray([by_id[i] for i in ids], dtype=np.float32).reshape(len(ids), -1)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         matrix /= np.where(norms > 0, norms, 1.0)
         try:
@@ -248,20 +175,22 @@ class ChunkVectors:
                     stale.unlink(missing_ok=True)
         except OSError:
             pass  # a read-only index still answers; it reads the vectors each start
-        return cls(matrix)
+        return cls(matrix, ids, doc_ids, dates)
 
-    def nearest(self, query_vector, n: int, filters: Filters, lexicon: Lexicon) -> list[tuple[str, float]]:
+    def nearest(self, query_vector, n: int, filters: Filters) -> list[tuple[str, float]]:
         import numpy as np
 
+        if not self.ids:
+            return []
         q = np.asarray(query_vector, dtype=np.float64)
         q /= np.linalg.norm(q) or 1.0
         sims = np.round(self.matrix @ q, SIMILARITY_DECIMALS)
         if filters.active():
-            keep = np.fromiter((filters.admits(d, t) for d, t in zip(lexicon.doc_ids, lexicon.dates)),
-                               dtype=bool, count=lexicon.n)
+            keep = np.fromiter((filters.admits(d, t) for d, t in zip(self.doc_ids, self.dates)),
+                               dtype=bool, count=len(self.ids))
             sims = np.where(keep, sims, -np.inf)
         order = np.lexsort((np.arange(len(sims)), -sims))[:n]  # best first; ties by chunk id
-        return [(lexicon.ids[i], float(sims[i])) for i in order if np.isfinite(sims[i])]
+        return [(self.ids[i], float(sims[i])) for i in order if np.isfinite(sims[i])]
 
 
 class HybridRetriever(BaseRetriever):
@@ -287,15 +216,15 @@ class HybridRetriever(BaseRetriever):
         chunks_col = self.index.stores[0]
         qv = self.index.embeddings.embed_query(query)
         lexicon = self.lexicon()
-        if 0 < lexicon.n <= EXACT_DENSE_MAX:
-            return lexicon.vectors(self.index).nearest(qv, CANDIDATES, self.filters, lexicon)
-        n = min(CANDIDATES, max(1, chunks_col.count()))
+        # With a Chroma server the search runs there: no answering process pulls every vector.
+        if not self.index.settings.chroma_url and 0 < lexicon.n <= EXACT_DENSE_MAX:
+            return lexicon.vectors(self.index).nearest(qv, CANDIDATES, self.filters)
+        n = min(CANDIDATES, max(1, lexicon.n or chunks_col.count()))
         got = chunks_col.query(query_embeddings=[qv], n_results=n, where=self.filters.chroma_where(),
                                include=["distances"])
         return [(i, 1.0 - d) for i, d in zip(got["ids"][0], got["distances"][0])]
 
     def search(self, query: str) -> list[tuple[Chunk, dict]]:
-        chunks_col = self.index.stores[0]
         dense = self.dense(query)
         dense_ids = [cid for cid, _ in dense]
         dense_sim = dict(dense)
@@ -330,8 +259,7 @@ class HybridRetriever(BaseRetriever):
             log.info("retrieved for %r (rank, fused score, dense rank/cosine, bm25 rank/score): %s", query, "; ".join(
                 f"#{n} {cid} {i['score']:.4f} dense {i.get('dense_rank', '-')}/{i.get('dense_score', 0):.3f} "
                 f"bm25 {i.get('bm25_rank', '-')}/{i.get('bm25_score', 0):.2f}" for n, (cid, i) in enumerate(top, 1)))
-        got = chunks_col.get(ids=[cid for cid, _ in top], include=["documents", "metadatas"])
-        records = {i: Chunk.from_record(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
+        records = self.lexicon().store.chunks([cid for cid, _ in top])  # the top k only, from the keyword index
         return [(records[cid], info) for cid, info in top if cid in records]
 
     @staticmethod

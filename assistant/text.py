@@ -8,7 +8,7 @@ resolution, features, lead spans and the grounding check stem and split words al
   ``pairs(name)``: the lists of two columns (pronoun → kind, number word → value);
 - ``stemmer()``: the one Snowball (English) stemmer;
 - ``tokenize`` / ``stems``: BM25's tokenizer (bm25s, stop words ``en_plus``, Snowball stems).
-  ``retrieval.TOKENIZER`` names it in the BM25 cache key: change the key when this changes;
+  ``keyword_store.TOKENIZER`` names it in the keyword index: change the name when this changes;
 - ``word_keys`` / ``text_keys``: a word's stem and its lemmas' stems ("wives" meets "wife");
 - ``generic_stems``: stems of question words ("what", "telegram", "say"), which carry no content;
 - ``capitalized`` / ``function_words_title``: capitalized words that may be names, and the

@@ -23,6 +23,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["ANONYMIZED_TELEMETRY"] = "False"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ.pop("ASSISTANT_CHROMA_URL", None)
+os.environ.pop("ASSISTANT_KEYWORD_INDEX", None)
 os.environ.pop("ASSISTANT_LLM", None)
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -37,6 +37,7 @@ def test_ingest_is_idempotent_and_tracks_changes(tmp_path, seeds_copy):
     changed = idx.ingest([seeds_copy], progress=False)
     assert changed.updated == 1
     assert sorted(c.id for c in idx.all_chunks()) == _expected_chunk_ids(seeds_copy)
+    assert idx.keyword_store().chunk_index()[0] == _expected_chunk_ids(seeds_copy)  # replaced there too
 
     # A new file is added; a removed file's chunks go.
     extra = seeds_copy / "extra.md"
@@ -87,6 +88,11 @@ def test_killed_ingest_is_detected_and_completed(tmp_path):
     assert not idx.pending()
     assert sorted(c.id for c in idx.all_chunks()) == _expected_chunk_ids(docs)
     assert idx.counts()["documents"] == 40
+    # The keyword index was written in the same steps: every chunk once, no half-written batch.
+    keywords = idx.keyword_store()
+    assert keywords.chunk_index()[0] == _expected_chunk_ids(docs)
+    assert keywords.stats()[0] == len(_expected_chunk_ids(docs))
+    assert sorted(keywords.doc_shas()) == sorted(idx.manifest())
 
 
 def test_pending_index_is_completed_before_answering(tmp_path, seeds_copy):

@@ -112,30 +112,21 @@ def test_database_garbled_in_the_middle_is_a_one_line_error_and_rebuild_recovers
     assert ok.returncode == 0 and "Welles" in ok.stdout.decode()
 
 
-def _bm25_folder(ix: Path) -> Path:
-    (folder,) = (ix / "bm25").iterdir()
-    return folder
-
-
-@pytest.mark.parametrize("damage", ["chunks.json random bytes", "chunks.json truncated", "npy truncated"])
-def test_damaged_keyword_cache_is_rebuilt_with_a_notice(seed_index, tmp_path, damage):
+@pytest.mark.parametrize("damage", ["random bytes", "truncated"])
+def test_damaged_keyword_index_is_rebuilt_with_a_notice(seed_index, tmp_path, damage):
     ix = copy_index(seed_index, tmp_path / "ix")
-    if not (ix / "bm25").exists():  # the cache is made by the first question
-        assert run(["ask", "Who signed this telegram?", "--index", str(ix)]).returncode == 0
-    folder = _bm25_folder(ix)
-    if damage == "chunks.json random bytes":
-        (folder / "chunks.json").write_bytes(random.Random(2).randbytes(4000))
-    elif damage == "chunks.json truncated":
-        data = (folder / "chunks.json").read_bytes()
-        (folder / "chunks.json").write_bytes(data[: len(data) // 2])
+    db = ix / "keywords" / "telegram.sqlite"  # written by the ingest
+    if damage == "random bytes":
+        db.write_bytes(random.Random(2).randbytes(40000))
     else:
-        npy = next(folder.glob("data*.npy"))
-        npy.write_bytes(npy.read_bytes()[:-40])
+        data = db.read_bytes()
+        db.write_bytes(data[: len(data) // 3])
     proc = run(["ask", "Who signed this telegram?", "--index", str(ix)])
     assert proc.returncode == 0, proc.stderr
     assert "Welles" in proc.stdout.decode()
     lines = err_lines(proc)
-    assert len(lines) == 1 and lines[0].startswith("note: the keyword index cache") and "rebuilding it" in lines[0]
+    assert len(lines) == 2 and lines[0].startswith(f"note: the keyword index {db} is damaged"), lines
+    assert "rebuilding it" in lines[0] and lines[1].startswith("note: building the keyword index"), lines
     again = run(["ask", "Who signed this telegram?", "--index", str(ix)])  # rebuilt: no notice any more
     assert again.returncode == 0 and err_lines(again) == []
 

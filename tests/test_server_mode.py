@@ -96,11 +96,19 @@ def chroma_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def served(chroma_server, tmp_path_factory):
-    """Environment pointing at the server, and a local folder that must stay free of Chroma data."""
+def keyword_folder(tmp_path_factory) -> Path:
+    """The shared keyword index (ASSISTANT_KEYWORD_INDEX), written by the ingesting process."""
+    return tmp_path_factory.mktemp("shared-keywords")
+
+
+@pytest.fixture(scope="module")
+def served(chroma_server, keyword_folder, tmp_path_factory):
+    """Environment pointing at the server and the shared keyword index, and a local folder
+    that must stay free of Chroma data."""
     local = tmp_path_factory.mktemp("local-index")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ASSISTANT_CHROMA_URL", chroma_server.url)
+        mp.setenv("ASSISTANT_KEYWORD_INDEX", str(keyword_folder))
         mp.setenv("ASSISTANT_INDEX_DIR", str(local))
         mp.setenv("ASSISTANT_NO_AUTO_INGEST", "1")
         yield local
@@ -129,6 +137,59 @@ def test_ingest_goes_to_the_server_not_to_a_local_folder(chroma_server, served, 
     assert {COLLECTION, f"{COLLECTION}.units", f"{COLLECTION}.docs"} <= names
     stored = direct.get_collection(f"{COLLECTION}.docs").get()
     assert sorted(stored["ids"]) == sorted(d.doc_id for d in expected)
+
+
+def test_ingest_writes_the_shared_keyword_index(served, keyword_folder, first_ingest):
+    from assistant.keyword_store import KeywordStore
+
+    index, report = first_ingest
+    assert not (served / "keywords").exists()
+    store = KeywordStore(keyword_folder / f"{COLLECTION}.sqlite")
+    assert store.stats()[0] == report.chunks
+    assert sorted(store.doc_shas()) == sorted(index.manifest())
+
+
+def test_answering_processes_pull_only_the_top_passages(served, first_ingest, monkeypatch):
+    """Dense search runs on the server and BM25 in the shared keyword index: no read of the
+    chunk collection without ids or a document filter (no process copies the collection)."""
+    from assistant import Assistant
+    from chromadb.api.models.Collection import Collection
+
+    calls = []
+    original = Collection.get
+
+    def spy(self, *args, **kwargs):
+        calls.append((self.name, kwargs.get("ids", args[0] if args else None), kwargs.get("where")))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Collection, "get", spy)
+    assistant = Assistant.open(collection=COLLECTION)
+    answer = assistant.ask("What did the Guatemalan Government convoke?")
+    assert answer.citations and calls  # (the spy sees the client's reads)
+    assert [c for c in calls if c[0] in (COLLECTION, f"{COLLECTION}.units") and c[1] is None and c[2] is None] == []
+    assert not (served / "vectors").exists() and not (served / "keywords").exists()
+
+
+def test_chat_processes_share_the_keyword_index_written_by_the_ingest(served, keyword_folder, first_ingest, tmp_path):
+    """Two answering processes, each with its own empty local folder, answer from the server
+    and the shared keyword index: nothing is built, nothing is copied to them."""
+    import json
+
+    env = {**os.environ}
+    procs = []
+    for i in range(2):
+        local = tmp_path / f"chat-{i}"
+        local.mkdir()
+        procs.append((local, subprocess.Popen(
+            [sys.executable, "-m", "assistant.cli", "ask", "Which countries have negotiations of basic lend-lease "
+             "agreements been taken up with?", "--json", "--collection", COLLECTION],
+            cwd=ROOT, env={**env, "ASSISTANT_INDEX_DIR": str(local)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)))
+    for local, proc in procs:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+        assert "keyword index" not in err.decode(), err
+        assert json.loads(out)["citations"][0]["doc_id"] == "frus1941v06_d180"
+        assert not (local / "keywords").exists() and not (local / "vectors").exists()
 
 
 def test_reingest_against_the_server_is_idempotent(served, first_ingest):
