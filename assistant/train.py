@@ -149,7 +149,7 @@ def collect(set_names=SETS, splits=("train", "dev"), progress: bool = True) -> l
             for item in dialogue:
                 typed = chain._respell(item.question)
                 resolved = chain._resolve(typed, history or None)
-                hits = chain.retriever.search(resolved.text)
+                hits = chain._search(resolved)  # as answering does: a follow-up searches its conversation's documents
                 q, cands = chain.candidates(resolved, hits)
                 groups.append(Group(
                     set=name, split=item.split, item_id=item.id, qtype=q.qtype, answerable=item.answerable,
