@@ -15,9 +15,11 @@ from conftest import ROOT
 # Loaded by an ask only through a mistake: the chat page, the torch route of the embedder
 # (the ask embeds through the ONNX export), the ingest-time sentence splitter, the plain
 # pipeline's wrappers, the LLM steps (no --llm / ASSISTANT_LLM asked for one), bm25s and
-# scipy (text.tokenize is our own), and lemminflect (its lemmas come from the lemma table
-# that the fixture's ingest made in the user cache).
+# scipy (text.tokenize is our own), lemminflect (its lemmas come from the lemma table
+# that the fixture's ingest made in the user cache), and Chroma (a local index is answered
+# from its keyword index's snapshot of the last ingest).
 NOT_ON_THE_ASK_PATH = (
+    "chromadb",
     "gradio", "torch", "transformers", "sentence_transformers", "nltk", "langchain_huggingface",
     "bm25s", "scipy", "lemminflect",
     "langchain_chroma", "assistant.llm", "assistant.generative", "assistant.grounding",
@@ -79,3 +81,45 @@ def test_the_shortcut_still_checks_the_timeout_setting(monkeypatch):
     monkeypatch.setenv("ASSISTANT_LLM_TIMEOUT", "soon")  # as make_llm("none") reports it
     with pytest.raises(UserError, match="ASSISTANT_LLM_TIMEOUT"):
         _make_llm(None)
+
+
+def test_an_index_made_before_the_snapshot_gets_one_on_its_first_ask(telegram_index, tmp_path):
+    """An index whose keyword index holds no snapshot nor sentence vectors (made by an
+    earlier version) is answered through Chroma once, with a notice, and gets them; the
+    next ask answers the same without Chroma."""
+    import shutil
+    import sqlite3
+
+    index = tmp_path / "index"
+    shutil.copytree(telegram_index, index)
+    db = sqlite3.connect(index / "keywords" / "telegram.sqlite")
+    with db:
+        db.execute("DELETE FROM units")
+        db.execute("DELETE FROM manifest")
+        db.execute("DELETE FROM meta WHERE key IN ('snapshot', 'identity', 'units')")
+    db.close()
+    for cache in (index / "vectors").glob("*/*.npy"):
+        cache.unlink()
+    first, modules = ask_in_fresh_process(index, "Who signed this telegram?")
+    assert "chromadb" in modules
+    again, modules = ask_in_fresh_process(index, "Who signed this telegram?")
+    assert "chromadb" not in modules
+    assert first == again and "Welles" in again
+
+
+def test_an_interrupted_ingest_sends_the_ask_to_chroma(telegram_index, tmp_path):
+    """An ingest clears the snapshot before it writes Chroma: killed half-way, the next
+    ask reads Chroma's manifest (and finishes or reports the pending documents)."""
+    import shutil
+
+    from assistant.config import Settings
+    from assistant.index import Index
+
+    index = tmp_path / "index"
+    shutil.copytree(telegram_index, index)
+    idx = Index(Settings.resolve(index=index))
+    idx.keyword_store().clear_snapshot()  # what a killed ingest leaves (with or without pending documents)
+    _, modules = ask_in_fresh_process(index, "Who signed this telegram?")
+    assert "chromadb" in modules
+    _, modules = ask_in_fresh_process(index, "Who signed this telegram?")
+    assert "chromadb" not in modules  # that ask wrote the snapshot again (nothing was pending)
