@@ -31,6 +31,7 @@ from assistant.chroma_store import (
     INDEX_FORMAT,
     LOCK_FILE,
     ChromaStore,
+    chroma_stamp,
     failure_error,
     is_index_failure,
 )
@@ -92,7 +93,7 @@ class Index:
             return False
         keywords = KeywordStore(path)
         try:
-            snapshot = keywords.snapshot()
+            snapshot = keywords.snapshot(chroma_stamp(settings.index_dir))
         except StoreDamaged:
             snapshot = None
         want = self.store.model_identity()

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from assistant.chroma_store import ChromaStore, get_all, unit_id
+from assistant.chroma_store import ChromaStore, chroma_stamp, get_all, unit_id
 from assistant.chunks import Chunk, document_context, iter_chunks
 from assistant.documents import Document, assign_doc_ids, is_empty
 from assistant.errors import UserError
@@ -259,12 +260,16 @@ class Ingest:
     # --- the snapshot a local ask answers from ----------------------------------------------
 
     def _clear_snapshot(self) -> None:
-        if self.store.settings.chroma_url and self.store.settings.keyword_index is None:
+        """(Through its own connection: Chroma, maybe damaged and about to be rebuilt, is not opened.)"""
+        settings = self.store.settings
+        if settings.chroma_url:
             return
-        path = keyword_path(self.store.keyword_dir, self.store.settings.collection)
+        path = keyword_path(settings.keyword_index or settings.index_dir / "keywords", settings.collection)
         if path.exists() and writable(path):
-            with contextlib.suppress(StoreDamaged, UserError):  # (rebuilt below when it is used)
-                self.keywords.clear_snapshot()
+            store = KeywordStore(path)
+            with contextlib.suppress(StoreDamaged, sqlite3.Error):  # (rebuilt when it is used)
+                store.clear_snapshot()
+            store.close()
 
     def write_snapshot(self, stores: tuple) -> bool:
         """Under the writer lock, with every document complete: copy into the keyword index
@@ -290,7 +295,8 @@ class Ingest:
         path = vector_cache_path(self.store.cache_dir, self.store.settings.collection, manifest_revision(manifest))
         if not path.exists():
             save_vector_cache(path, chunk_matrix(chunks_col, self.keywords)[0])
-        self.keywords.write_snapshot(manifest, dict(chunks_col.metadata or {}), units_col.count())
+        identity, units = dict(chunks_col.metadata or {}), units_col.count()
+        self.keywords.write_snapshot(manifest, identity, units, chroma_stamp(self.store.settings.index_dir))
         return True
 
     def refresh_snapshot(self) -> None:
@@ -299,7 +305,7 @@ class Ingest:
         if self.store.settings.chroma_url or self.store.read_only:
             return
         try:
-            if self.keywords.read_only or self.keywords.snapshot() is not None:
+            if self.keywords.read_only or self.keywords.snapshot(chroma_stamp(self.store.settings.index_dir)):
                 return
             with self.lock.hold(wait=False):
                 self.store.forget()
@@ -386,16 +392,18 @@ class Ingest:
                         f"({len(stale)} document(s)): {keywords.path}")
         if gone:
             keywords.remove_docs(gone)
-        chunks_col = self.store.stores[0]
+        chunks_col, units_col, _ = self.store.stores
         for i in range(0, len(stale), _SYNC_BATCH):
             part = stale[i : i + _SYNC_BATCH]
             got = get_all(chunks_col, ["documents", "metadatas"], where={"doc_id": {"$in": part}})
             chunks = sorted((Chunk.from_record(c, d, m) for c, d, m in zip(got["ids"], got["documents"],
                                                                            got["metadatas"])), key=lambda c: c.id)
+            units = get_all(units_col, ["embeddings", "metadatas"], where={"doc_id": {"$in": part}})
             with keywords.writer() as writer:
                 writer.remove(part)
                 for j in range(0, len(chunks), SLICE_UNITS):
                     writer.add(chunks[j : j + SLICE_UNITS])
+                writer.add_units(_unit_rows(units["metadatas"], units["embeddings"]))
                 for doc_id in part:
                     writer.done(doc_id, complete[doc_id])
 

@@ -10,7 +10,8 @@ document frequency (the answerer's idf and spelling vocabulary) and each word ke
 number of documents (the words the documents use); each sentence's (unit's) vector, and a
 copy of the Chroma manifest with the collection's model identity, written when an ingest
 ends ("snapshot"): an ``ask`` on a local index reads all it needs from here and never
-opens Chroma (``snapshot()``; a running or interrupted ingest clears it first).
+opens Chroma (``snapshot()``; a running or interrupted ingest clears it first, and any
+Chroma session since changes the stamp of its files it was written with).
 
 Ranking: the Lucene BM25 that bm25s used (k1 1.5, b 0.75, idf log(1 + (N - n + .5)/(n + .5)),
 float32 as bm25s), computed from the stored tokens of the chunks FTS5 ``MATCH`` finds, rarest
@@ -210,13 +211,14 @@ class KeywordStore:
 
     # --- the snapshot of the Chroma manifest --------------------------------------------
 
-    def snapshot(self) -> tuple[dict[str, dict], dict, dict[str, int]] | None:
+    def snapshot(self, stamp: str) -> tuple[dict[str, dict], dict, dict[str, int]] | None:
         """(manifest, model identity, counts) as the last ingest left them, or None when
-        there is none, an ingest is running or was interrupted since, or the documents it
-        lists are not the ones written here (the index was written by an older version)."""
+        there is none, an ingest is running or was interrupted since, Chroma's files changed
+        since (``stamp``: another session, or damage), or the documents it lists are not
+        the ones written here (the index was written by an older version)."""
         try:
             meta = self._meta(self.db)
-            if meta.get("snapshot") != "1":
+            if meta.get("snapshot") != "1" or meta.get("stamp") != stamp:
                 return None
             manifest = {d: json.loads(m) for d, m in self.db.execute("SELECT doc_id, meta FROM manifest")}
         except (sqlite3.Error, ValueError):
@@ -231,14 +233,14 @@ class KeywordStore:
         """Before a writer touches Chroma: readers go to Chroma until ``write_snapshot``."""
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('snapshot', '0')")
 
-    def write_snapshot(self, manifest: dict[str, dict], identity: dict, units: int) -> None:
+    def write_snapshot(self, manifest: dict[str, dict], identity: dict, units: int, stamp: str) -> None:
         with _transaction(self.db) as db:
             db.execute("DELETE FROM manifest")
             db.executemany("INSERT INTO manifest VALUES (?, ?)",
                            ((d, json.dumps(m, sort_keys=True)) for d, m in manifest.items()))
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                            [("identity", json.dumps(identity, sort_keys=True)), ("units", str(units)),
-                            ("snapshot", "1")])
+                            ("stamp", stamp), ("snapshot", "1")])
 
     def search(self, tokens: list[str], k: int, doc_ids: tuple[str, ...] = (), date_from: str | None = None,
                date_to: str | None = None) -> list[tuple[str, float]]:

@@ -7,10 +7,11 @@ fresh process has imported once it has answered, so it is steady on a busy machi
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, SEEDS
 
 # Loaded by an ask only through a mistake: the chat page, the torch route of the embedder
 # (the ask embeds through the ONNX export), the ingest-time sentence splitter, the plain
@@ -47,8 +48,18 @@ def ask_in_fresh_process(index, question, env=None) -> tuple[str, set[str]]:
     return "\n".join(answer), set(json.loads(modules))
 
 
-def test_a_cold_ask_answers_without_the_heavy_libraries_it_does_not_need(telegram_index):
-    answer, modules = ask_in_fresh_process(telegram_index, "What did the Judge require?")
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory) -> Path:
+    """seeds/ ingested by ``assistant ingest`` in its own process, and nothing since."""
+    index = tmp_path_factory.mktemp("cold") / "index"
+    proc = subprocess.run([sys.executable, "-m", "assistant.cli", "ingest", str(SEEDS), "--index", str(index)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return index
+
+
+def test_a_cold_ask_answers_without_the_heavy_libraries_it_does_not_need(ingested):
+    answer, modules = ask_in_fresh_process(ingested, "What did the Judge require?")
     assert "[1]" in answer  # it answered, with a citation
     assert "onnxruntime" in modules and "langchain_core.retrievers" in modules  # the real path ran
     loaded = sorted(m for m in NOT_ON_THE_ASK_PATH if m in modules)
@@ -83,7 +94,7 @@ def test_the_shortcut_still_checks_the_timeout_setting(monkeypatch):
         _make_llm(None)
 
 
-def test_an_index_made_before_the_snapshot_gets_one_on_its_first_ask(telegram_index, tmp_path):
+def test_an_index_made_before_the_snapshot_gets_one_on_its_first_ask(ingested, tmp_path):
     """An index whose keyword index holds no snapshot nor sentence vectors (made by an
     earlier version) is answered through Chroma once, with a notice, and gets them; the
     next ask answers the same without Chroma."""
@@ -91,7 +102,7 @@ def test_an_index_made_before_the_snapshot_gets_one_on_its_first_ask(telegram_in
     import sqlite3
 
     index = tmp_path / "index"
-    shutil.copytree(telegram_index, index)
+    shutil.copytree(ingested, index)  # (file times kept: the snapshot's stamp of Chroma's files holds)
     db = sqlite3.connect(index / "keywords" / "telegram.sqlite")
     with db:
         db.execute("DELETE FROM units")
@@ -107,19 +118,36 @@ def test_an_index_made_before_the_snapshot_gets_one_on_its_first_ask(telegram_in
     assert first == again and "Welles" in again
 
 
-def test_an_interrupted_ingest_sends_the_ask_to_chroma(telegram_index, tmp_path):
+def test_an_interrupted_ingest_sends_the_ask_to_chroma(ingested, tmp_path):
     """An ingest clears the snapshot before it writes Chroma: killed half-way, the next
     ask reads Chroma's manifest (and finishes or reports the pending documents)."""
+    import shutil
+
+    from assistant.keyword_store import KeywordStore, keyword_path
+
+    index = tmp_path / "index"
+    shutil.copytree(ingested, index)  # (file times kept: the snapshot's stamp of Chroma's files holds)
+    store = KeywordStore(keyword_path(index / "keywords", "telegram"))
+    store.clear_snapshot()  # what a killed ingest leaves (with or without pending documents)
+    store.close()
+    _, modules = ask_in_fresh_process(index, "Who signed this telegram?")
+    assert "chromadb" in modules
+    _, modules = ask_in_fresh_process(index, "Who signed this telegram?")
+    assert "chromadb" not in modules  # that ask wrote the snapshot again (nothing was pending)
+
+
+def test_a_chroma_session_since_the_ingest_sends_the_next_ask_to_chroma(ingested, tmp_path):
+    """Chroma's files changed after the snapshot (another session, or damage): the ask
+    opens Chroma, which reports damage or, as here, confirms the snapshot for the next."""
     import shutil
 
     from assistant.config import Settings
     from assistant.index import Index
 
     index = tmp_path / "index"
-    shutil.copytree(telegram_index, index)
-    idx = Index(Settings.resolve(index=index))
-    idx.keyword_store().clear_snapshot()  # what a killed ingest leaves (with or without pending documents)
+    shutil.copytree(ingested, index)
+    Index(Settings.resolve(index=index)).counts()  # a Chroma client on the index: its file changes
     _, modules = ask_in_fresh_process(index, "Who signed this telegram?")
     assert "chromadb" in modules
     _, modules = ask_in_fresh_process(index, "Who signed this telegram?")
-    assert "chromadb" not in modules  # that ask wrote the snapshot again (nothing was pending)
+    assert "chromadb" not in modules
