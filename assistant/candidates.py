@@ -22,6 +22,9 @@ from assistant.text import words
 MAX_SEGMENTS = 3
 MIN_CLAUSE_CHARS = 12
 BODY_KINDS = ("body", "notes")
+# The passages of the best-ranked documents that were not retrieved are candidates too (ranked
+# after every retrieved one): a short document's answer is often in the passage retrieval missed.
+EXPAND_DOCUMENTS = 2
 
 
 @dataclass
@@ -111,11 +114,16 @@ def _trim(text: str, s: int, e: int) -> tuple[int, int]:
 
 def from_hits(hits, index=None, heading_context: bool = False) -> list[Candidate]:
     """Candidates of retrieved ``(chunk, info)`` pairs; with ``index``, the best document's
-    fields that were not retrieved are added too."""
+    fields and the body passages of the ``EXPAND_DOCUMENTS`` best documents that were not
+    retrieved are added too (at rank ``len(hits)``, passage score 0)."""
     out: dict[tuple[str, int, int], Candidate] = {}
     top = max((info.get("score", 0.0) for _, info in hits), default=0.0) or 1.0
-    for rank, (chunk, info) in enumerate(hits):
-        pscore = info.get("score", 0.0) / top
+    passages = [(rank, chunk, info.get("score", 0.0) / top) for rank, (chunk, info) in enumerate(hits)]
+    if index is not None and hits:
+        seen = {chunk.id for chunk, _ in hits}
+        docs = list(dict.fromkeys(chunk.doc_id for chunk, _ in hits))[:EXPAND_DOCUMENTS]
+        passages += [(len(hits), chunk, 0.0) for chunk in body_chunks(index, docs) if chunk.id not in seen]
+    for rank, chunk, pscore in passages:
         if chunk.kind not in BODY_KINDS:
             key = (chunk.doc_id, chunk.start, chunk.end)
             out.setdefault(key, Candidate(chunk, chunk.start, chunk.end, chunk.text, "field", rank,
@@ -141,6 +149,18 @@ def from_hits(hits, index=None, heading_context: bool = False) -> list[Candidate
             out.setdefault(key, Candidate(chunk, chunk.start, chunk.end, chunk.text, "field", len(hits),
                                           (chunk.start, chunk.end), chunk.search_text, passage_score=0.0))
     return sorted(out.values(), key=lambda c: (c.rank, c.doc_id, c.start, c.end))
+
+
+def body_chunks(index, doc_ids: list[str]) -> list[Chunk]:
+    """The body and notes passages of some documents (one Chroma look-up), in document order."""
+    if not doc_ids:
+        return []
+    where_doc = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
+    got = index.stores[0].get(where={"$and": [where_doc, {"kind": {"$in": list(BODY_KINDS)}}]},
+                              include=["documents", "metadatas"])
+    chunks = [Chunk.from_record(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
+    order = {d: i for i, d in enumerate(doc_ids)}
+    return sorted(chunks, key=lambda c: (order.get(c.doc_id, len(order)), c.start, c.id))
 
 
 def field_chunks(index, doc_id: str) -> list[Chunk]:

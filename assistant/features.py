@@ -27,7 +27,7 @@ NAMES = (
     "want_date_has", "want_date_missing", "want_num_has", "want_num_missing", "want_name_has",
     "want_name_missing", "why_reason", "cand_modal", "modal_mismatch", "cand_negation", "q_negation",
     "q_unknown", "starts_boundary", "ctx_overlap", "ctx_same_sentence", "field_x_who", "field_x_when", "field_x_other",
-    "long_200", "long_400", "first_in_sentence", "last_in_sentence",
+    "long_200", "long_400", "first_in_sentence", "last_in_sentence", "not_retrieved", "miss_max", "type_ok",
 ) + tuple(f"q_{t}" for t in TYPES) + tuple(
     f"f_{k}_{g}" for k in FIELD_KINDS for g in ("who", "when", "other"))
 
@@ -113,6 +113,7 @@ def compute(q: Question, candidates: list[Candidate], context_spans: Sequence[tu
     q_neg = bool(q_lower & lists["neg"]) or "n't" in q.text
     top_doc = min(candidates, key=lambda c: (c.rank, c.start)).doc_id
     group = q.qtype if q.qtype in ("who", "when") else "other"
+    top_weight = max(q.weights.values(), default=0.0) or 1.0
     tokens: dict[tuple[str, int, int], _Tokens] = {}
     sentence_cov: dict[tuple[str, int, int], float] = {}
     rows = []
@@ -131,8 +132,14 @@ def compute(q: Question, candidates: list[Candidate], context_spans: Sequence[tu
             lo, hi = tk.range(c.start, c.end)
             text_tk, tlo, thi = tk, lo, hi
         matched = frozenset().union(*tk.matched[lo:hi]) if hi > lo else frozenset()
+        heading: frozenset = frozenset()
         if c.match_text != c.text and c.kind != "field":  # the document's heading counts for a corpus
-            matched |= frozenset(st for st, k in qkeys.items() if k & _heading_keys(c.match_text[: len(c.match_text) - len(c.text)]))
+            heading = frozenset(st for st, k in qkeys.items() if k & _heading_keys(c.match_text[: len(c.match_text) - len(c.text)]))
+            matched |= heading
+        # The weightiest question word the whole sentence (or field) leaves unmatched, relative to
+        # the weightiest of all: an unanswerable question's candidate often lacks the asked-for thing.
+        in_sentence = (frozenset().union(*tk.matched) if tk.matched else frozenset()) | heading | matched
+        miss_max = max((q.weights[st] for st in q.weights if st not in in_sentence), default=0.0) / top_weight
         cov = sum(q.weights[st] for st in matched) / total if total else 0.0
         own_cov = (sum(q.weights[st] for st in matched if st in q.own) / own_total) if own_total else cov
         if c.kind != "clause":
@@ -182,6 +189,10 @@ def compute(q: Question, candidates: list[Candidate], context_spans: Sequence[tu
             "long_400": float(len(c.text) > 400),
             "first_in_sentence": float(c.start == c.sentence[0]),
             "last_in_sentence": float(c.end == c.sentence[1]),
+            "not_retrieved": float(c.kind != "field" and c.passage_score == 0.0),
+            "miss_max": miss_max,
+            "type_ok": float(has_date if q.qtype == "when" else has_num if q.qtype == "count"
+                             else names_new > 0 if q.qtype in ("who", "where") else True),
             **{f"q_{t}": float(q.qtype == t) for t in TYPES},
             **{f"f_{k}_{g}": float(c.kind == "field" and c.field_kind == k and group == g)
                for k in FIELD_KINDS for g in ("who", "when", "other")},

@@ -8,17 +8,19 @@ For every question of the train and dev splits of each set (``evals/telegram.yam
 ``assistant eval`` builds, ``.index/eval-<set>``): spelling, follow-up resolution (earlier
 turns stand in as their reference answers), hybrid retrieval, candidates, features. A
 candidate is labelled positive when it span-matches a supporting evidence span and holds
-every key-term group (``assistant.metrics``). Two linear models are fitted on ``train``
-(scikit-learn, lbfgs, standardized features):
+every key-term group (``assistant.metrics``). Two models are fitted on ``train``
+(scikit-learn):
 
-- the ranker, a pairwise logistic regression: answering minus non-answering candidates of one
-  question, and a shorter answering span minus a longer one of the same sentence (so the
-  shortest span that answers ranks first);
-- the answerer, a logistic regression predicting whether the best-ranked candidate answers
-  (``scoring.ANSWERER_FEATURES``).
+- the ranker: gradient-boosted trees (``GBM``: every answering candidate and up to
+  ``GBM_NEGATIVES`` others of each question), or a pairwise logistic regression (answering
+  minus non-answering candidates of one question, and a shorter answering span minus a longer
+  one of the same sentence), whichever has the better dev result;
+- the answerer, a logistic regression predicting whether the documents answer the question,
+  from the best-ranked candidate (``scoring.ANSWERER_FEATURES``).
 
 On ``dev`` the regularization of both, the shortest-span margin and the abstention threshold
-(the highest that keeps false refusals within ``MAX_FALSE_REFUSALS``) are chosen. The ``test``
+are chosen (``calibrate``: within ``MAX_FALSE_REFUSALS`` false refusals, the threshold with the
+most right answers and right abstentions less wrong answers). The ``test``
 split is never read.
 
 Deterministic: sorted inputs, a deterministic solver, rounded weights.
@@ -43,7 +45,7 @@ from assistant.evalsets import load_set, load_set_documents, locate_evidence
 from assistant.evaluate import default_index_dir
 from assistant.features import NAMES
 from assistant.index import Index
-from assistant.scoring import ANSWERER_FEATURES, MODEL_FILE, Linear, Model, extra
+from assistant.scoring import ANSWERER_FEATURES, MODEL_FILE, Linear, Model, Trees, extra
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +149,7 @@ def collect(set_names=SETS, splits=("train", "dev"), progress: bool = True) -> l
             for item in dialogue:
                 typed = chain._respell(item.question)
                 resolved = chain._resolve(typed, history or None)
-                hits = chain.retriever.search(resolved.text)
+                hits = chain._search(resolved)  # as answering does: a follow-up searches its conversation's documents
                 q, cands = chain.candidates(resolved, hits)
                 groups.append(Group(
                     set=name, split=item.split, item_id=item.id, qtype=q.qtype, answerable=item.answerable,
@@ -233,6 +235,44 @@ def fit_ranker(groups: list[Group], C: float):
     return mean, scale, clf.coef_[0]
 
 
+# The boosted trees' settings (chosen on dev among a few: deeper trees or smaller leaves
+# widened the train/dev gap) and the negatives each question contributes.
+GBM = {"learning_rate": 0.05, "max_iter": 100, "max_leaf_nodes": 7, "min_samples_leaf": 50, "l2_regularization": 1.0}
+GBM_NEGATIVES = 30
+
+
+def fit_trees(groups: list[Group]) -> Trees:
+    """Gradient-boosted trees predicting whether a candidate answers: every answering candidate
+    of a question and up to ``GBM_NEGATIVES`` others (evenly spaced in candidate order)."""
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = [], []
+    for g in groups:
+        pos = [i for i, lab in enumerate(g.labels) if lab]
+        neg = [i for i, lab in enumerate(g.labels) if not lab]
+        neg = neg[:: max(1, len(neg) // GBM_NEGATIVES)][:GBM_NEGATIVES]
+        for i in sorted(pos + neg):
+            X.append(g.rows[i])
+            y.append(g.labels[i])
+    # Rounded inputs and one thread: the last bits of a cosine, or the order threads add in,
+    # must not change a split (the same bank gives the same file).
+    from threadpoolctl import threadpool_limits
+
+    clf = HistGradientBoostingClassifier(**GBM, early_stopping=False, random_state=0)
+    with threadpool_limits(limits=1):
+        clf.fit(np.round(np.asarray(X, dtype=np.float64), 6), np.asarray(y))
+    trees = []
+    for (predictor,) in clf._predictors:
+        nodes = predictor.nodes
+        leaf = nodes["is_leaf"].astype(bool)
+        trees.append({"feature": [-1 if lf else int(f) for f, lf in zip(nodes["feature_idx"], leaf)],
+                      "threshold": [0.0 if lf else float(t) for t, lf in zip(nodes["num_threshold"], leaf)],
+                      "left": [int(v) for v in nodes["left"]], "right": [int(v) for v in nodes["right"]],
+                      "value": [float(v) if lf else 0.0 for v, lf in zip(nodes["value"], leaf)]})
+    return Trees(NAMES, float(np.ravel(clf._baseline_prediction)[0]), tuple(trees))
+
+
 def fit_answerer(groups: list[Group], scores_of, C: float):
     import numpy as np
     from sklearn.linear_model import LogisticRegression
@@ -243,10 +283,9 @@ def fit_answerer(groups: list[Group], scores_of, C: float):
         row = answerer_row(g, scores)
         if row is not None:
             X.append(row)
-            # 1 when the best candidate answers (an unanswerable question, or a wrong best
-            # candidate, is 0): the answerer predicts whether the answer would be right.
-            best = _order(g, scores)[0]
-            y.append(int(g.answerable and bool(g.labels[best])))
+            # 1 when the documents answer the question: what a false refusal is counted against
+            # (predicting "the best candidate is right" instead measured worse on dev).
+            y.append(int(g.answerable))
     features = np.asarray(X, dtype=np.float64)
     mean, scale = features.mean(axis=0), features.std(axis=0)
     scale[scale == 0] = 1.0
@@ -283,29 +322,35 @@ def evaluate(groups: list[Group], scores_of, confidence_of, threshold: float, ma
     }
 
 
-def calibrate(dev: list[Group], scores_of, confidence_of) -> float:
-    """The abstention threshold: the highest whose dev false-refusal rate stays within
-    ``MAX_FALSE_REFUSALS``."""
-    confs = sorted(confidence_of(g, scores_of(g)) for g in dev if g.answerable)
-    if not confs:
+def calibrate(dev: list[Group], scores_of, confidence_of, margin: float = 0.0) -> float:
+    """The abstention threshold: among those whose dev false-refusal rate stays within
+    ``MAX_FALSE_REFUSALS``, the one with the fewest wrong outcomes on dev — right answers plus
+    right abstentions minus wrong answers (an unanswerable question answered, or a wrong
+    candidate quoted) — the highest on a tie."""
+    answerable = sorted(confidence_of(g, scores_of(g)) for g in dev if g.answerable)
+    if not answerable:
         return 0.5
-    allowed = int(MAX_FALSE_REFUSALS * len(confs))  # this many may fall below the threshold
-    return max(0.0, float(confs[allowed]) - 1e-9)
+    allowed = int(MAX_FALSE_REFUSALS * len(answerable))  # this many may fall below the threshold
+    ceiling = max(0.0, float(answerable[allowed]) - 1e-9)
+    outcomes = []  # (confidence, +1 if answering is right, -1 if it is wrong; abstaining right: +1 below)
+    for g in dev:
+        if g.foreign:  # abstained whatever the threshold
+            continue
+        scores = scores_of(g)
+        pick = _pick(g, scores, margin)
+        conf = confidence_of(g, scores)
+        right = g.answerable and pick is not None and bool(g.labels[pick]) and not g.foreign
+        outcomes.append((conf, right, not g.answerable))
+    best, best_value = ceiling, None
+    for t in sorted({ceiling, *(c - 1e-9 for c, _, _ in outcomes if c - 1e-9 <= ceiling)}, reverse=True):
+        value = sum((1 if right else -1) if c >= t else int(unanswerable) for c, right, unanswerable in outcomes)
+        if best_value is None or value > best_value:
+            best, best_value = t, value
+    return max(0.0, best)
 
 
 def _round(values) -> tuple[float, ...]:
     return tuple(round(float(v), 6) for v in values)
-
-
-def _scorer(mean, scale, coef):
-    """A group's candidate scores under a fitted ranker."""
-    import numpy as np
-
-    def scores(g: Group):
-        if not g.rows:
-            return []
-        return list(((np.asarray(g.rows) - mean) / scale) @ coef)
-    return scores
 
 
 def _confider(mean, scale, coef, intercept):
@@ -321,18 +366,34 @@ def _confider(mean, scale, coef, intercept):
     return conf
 
 
+def _rankers(tr: list[Group]):
+    """(name, fitted ranker as a scoring.Linear or Trees) of each ranker tried on dev."""
+    for C in C_GRID:
+        mean, scale, coef = fit_ranker(tr, C)
+        yield C, Linear(NAMES, _round(mean), _round(scale), _round(coef), 0.0)
+    yield "trees", fit_trees(tr)
+
+
+def _scores_of(ranker):
+    import numpy as np
+
+    def scores(g: Group):
+        return list(ranker.batch(np.asarray(g.rows, dtype=np.float64))) if g.rows else []
+    return scores
+
+
 def _grid(tr: list[Group], dev: list[Group], progress: bool):
     """Every (dev key, C, C2, margin, threshold, ranker, answerer, dev result) of the search grid."""
-    for C in C_GRID:
-        ranker = fit_ranker(tr, C)
-        scores_of = _scorer(*ranker)
+    for C, ranker in _rankers(tr):
+        scores_of = _scores_of(ranker)
         for C2 in (0.01, 0.1, 1.0):
             answerer = fit_answerer(tr, scores_of, C2)
             conf_of = _confider(*answerer)
-            threshold = calibrate(dev, scores_of, conf_of)
             for margin in MARGINS:
+                threshold = calibrate(dev, scores_of, conf_of, margin)
                 result = evaluate(dev, scores_of, conf_of, threshold, margin)
-                key = (round(result["accuracy"], 6), round(result["correct"], 6), -C, -C2, -margin)
+                key = (round(result["accuracy"], 6), round(result["correct"], 6), C == "trees",
+                       -(C if isinstance(C, float) else 0.0), -C2, -margin)
                 if progress:
                     log.info(f"C={C} C2={C2} margin={margin}: dev {result}")
                 yield key, C, C2, margin, threshold, ranker, answerer, result
@@ -345,9 +406,9 @@ def fit_all(groups: list[Group], progress: bool = True):
     # Keys are unique (they end in -C, -C2, -margin), so the best is the same whatever the order.
     best = max(_grid(tr, dev, progress), key=lambda choice: choice[0])
     _, C, C2, margin, threshold, ranker, answerer, dev_result = best
-    train_result = evaluate(tr, _scorer(*ranker), _confider(*answerer), threshold, margin)
+    train_result = evaluate(tr, _scores_of(ranker), _confider(*answerer), threshold, margin)
     model = Model(
-        ranker=Linear(NAMES, _round(ranker[0]), _round(ranker[1]), _round(ranker[2]), 0.0),
+        ranker=ranker,
         answerer=Linear(ANSWERER_FEATURES, _round(answerer[0]), _round(answerer[1]), _round(answerer[2]),
                         round(answerer[3], 6)),
         threshold=round(threshold, 6), margin=margin,
@@ -360,6 +421,17 @@ def fit_all(groups: list[Group], progress: bool = True):
     return model
 
 
+def importances(trees: Trees) -> dict[str, float]:
+    """Each feature's share of the trees' splits."""
+    count: dict[str, float] = {}
+    for t in trees.trees:
+        for f in t["feature"]:
+            if f >= 0:
+                count[trees.features[f]] = count.get(trees.features[f], 0) + 1
+    total = sum(count.values()) or 1
+    return {n: round(c / total, 4) for n, c in count.items()}
+
+
 def train(out: Path | None = None, set_names=SETS, progress: bool = True) -> dict:
     t0 = time.perf_counter()
     groups = collect(set_names, ("train", "dev"), progress=progress)
@@ -370,7 +442,8 @@ def train(out: Path | None = None, set_names=SETS, progress: bool = True) -> dic
     path.write_text(json.dumps(model.to_dict(), indent=1) + "\n", encoding="utf-8")
     if progress:
         r = model.ranker
-        top = sorted(zip(r.features, r.coef), key=lambda nw: -abs(nw[1]))[:10]
+        top = sorted(zip(r.features, r.coef), key=lambda nw: -abs(nw[1]))[:10] if isinstance(r, Linear) else \
+            sorted(importances(r).items(), key=lambda nw: -nw[1])[:10]
         log.info(f"wrote {path} in {time.perf_counter() - t0:.0f} s: margin={model.margin} threshold={model.threshold:.3f}")
         log.info(f"train {model.meta['train']}\ndev   {model.meta['dev']}")
         log.info("largest ranker weights: " + ", ".join(f"{n} {w:+.2f}" for n, w in top))

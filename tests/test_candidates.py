@@ -45,3 +45,16 @@ def test_each_span_once(assistant):
                                 chain.retriever.search("What did the Judge require?"))
     keys = [c.key for c in found]
     assert len(keys) == len(set(keys))
+
+
+def test_passages_of_the_best_document_that_were_not_retrieved_are_candidates(assistant, seed_text):
+    chain = assistant.chain
+    hits = chain.retriever.search("What did the Judge require?")
+    retrieved = {(chunk.start, chunk.end) for chunk, _ in hits}
+    found = from_hits(hits, chain.retriever.index)
+    unretrieved = [c for c in found if c.kind != "field" and c.rank == len(hits)]
+    assert unretrieved  # the telegram has more passages than the five retrieved
+    for c in unretrieved:
+        assert seed_text[c.start : c.end] == c.text and c.passage_score == 0.0
+        assert not any(s <= c.start and c.end <= e for s, e in retrieved)
+    assert not from_hits(hits, None) or all(c.rank < len(hits) for c in from_hits(hits, None))

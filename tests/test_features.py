@@ -43,3 +43,14 @@ def test_modality_is_seen(assistant):
     _, f = features_of(assistant, "Was Roszkowski released?")
     expect = next(v for t, v in f.items() if "this Government would expect the release of Roszkowski" in t)
     assert expect["cand_modal"] == 1.0 and expect["modal_mismatch"] == 1.0
+
+
+def test_what_the_sentence_lacks_and_the_answer_type(assistant):
+    _, f = features_of(assistant, "When were the expectations impressed upon the Ambassador?")
+    dated = next(v for t, v in f.items() if t.startswith("On March 22 and March 23"))
+    assert dated["type_ok"] == 1.0 and dated["miss_max"] == 0.0  # every question word is in it
+    _, g = features_of(assistant, "When did the Ambassador visit Vladivostok?")
+    assert all(0.0 <= v["miss_max"] <= 1.0 for v in g.values())
+    assert max(v["miss_max"] for v in g.values()) > 0.0  # the telegram never names that city
+    unretrieved = [v for v in g.values() if v["not_retrieved"] == 1.0]
+    assert all(v["passage_score"] == 0.0 for v in unretrieved)
