@@ -178,7 +178,9 @@ class KeywordLookups(IndexLookups):
 class KeywordChunks:
     """The chunk collection's ``get`` and ``count`` as a local ``ask`` uses them, read from
     the keyword index (``Index.stores[0]`` of an index opened from its snapshot): a ``where``
-    of ``doc_id`` with ``kind`` conditions (``$eq``/``$in``/``$nin``), ``$and``-joined."""
+    of ``doc_id`` (one, ``$eq`` or ``$in``) with ``kind`` conditions (``$eq``/``$in``/``$nin``),
+    ``$and``-joined; anything else is a ValueError (a look-up to add here, or to make through
+    Chroma). candidates.py calls it; an ``Index.field_chunks``-style method there would let it go.)"""
 
     def __init__(self, keywords: KeywordStore):
         self.keywords = keywords
@@ -188,13 +190,27 @@ class KeywordChunks:
 
     def get(self, where: dict | None = None, include=("documents", "metadatas"), limit: int | None = None, **_):
         clauses = where.get("$and", [where]) if where else []
-        doc_ids = [c["doc_id"] for c in clauses if "doc_id" in c]
-        if len(doc_ids) != 1 or not isinstance(doc_ids[0], str) or any(set(c) - {"doc_id", "kind"} for c in clauses):
+        docs = [c["doc_id"] for c in clauses if "doc_id" in c]
+        if len(docs) != 1 or any(set(c) - {"doc_id", "kind"} or len(c) != 1 for c in clauses):
             raise ValueError(f"KeywordChunks.get: unsupported where {where!r}")
-        chunks = [c for c in self.keywords.doc_chunks(doc_ids[0])
+        doc_ids = _values(docs[0])
+        chunks = [c for d in dict.fromkeys(doc_ids) for c in self.keywords.doc_chunks(d)
                   if all(_matches(c.kind, cond["kind"]) for cond in clauses if "kind" in cond)][:limit]
         return {"ids": [c.id for c in chunks], "documents": [c.text for c in chunks],
                 "metadatas": [c.metadata() for c in chunks]}
+
+
+def _values(cond) -> list[str]:
+    """The values a ``doc_id`` condition admits: ``"d"``, ``{"$eq": "d"}`` or ``{"$in": [...]}``."""
+    if isinstance(cond, str):
+        return [cond]
+    if isinstance(cond, dict) and len(cond) == 1:
+        (op, arg), = cond.items()
+        if op == "$eq" and isinstance(arg, str):
+            return [arg]
+        if op == "$in" and isinstance(arg, list):
+            return [str(a) for a in arg]
+    raise ValueError(f"KeywordChunks.get: unsupported doc_id condition {cond!r}")
 
 
 def _matches(value: str, cond) -> bool:

@@ -151,3 +151,28 @@ def test_a_chroma_session_since_the_ingest_sends_the_next_ask_to_chroma(ingested
     assert "chromadb" in modules
     _, modules = ask_in_fresh_process(index, "Who signed this telegram?")
     assert "chromadb" not in modules
+
+
+@pytest.mark.parametrize("where", [
+    {"$and": [{"doc_id": "000_fa8f81718d3b4c51"}, {"kind": {"$nin": ["body", "notes"]}}]},
+    {"$and": [{"doc_id": "000_fa8f81718d3b4c51"}, {"kind": {"$in": ["body", "notes"]}}]},
+    {"$and": [{"doc_id": {"$in": ["000_fa8f81718d3b4c51", "nope"]}}, {"kind": {"$in": ["body"]}}]},
+    {"$and": [{"doc_id": "000_fa8f81718d3b4c51"}, {"kind": "signature"}]},
+    {"doc_id": "nope"},
+])
+def test_chunk_look_ups_from_the_keyword_index_are_chromas(telegram_index, where):
+    """What candidates.py asks ``Index.stores[0].get`` for, answered from the keyword index
+    (an index opened from its snapshot) as Chroma answers it."""
+    from assistant.config import Settings
+    from assistant.index import Index
+    from assistant.index_lookups import KeywordChunks
+
+    idx = Index(Settings.resolve(index=telegram_index))
+    include = ["documents", "metadatas"]
+    chroma, ours = idx.store.stores[0].get(where=where, include=include), KeywordChunks(idx.keyword_store()).get(
+        where=where, include=include)
+    assert sorted(zip(ours["ids"], ours["documents"], (json.dumps(m, sort_keys=True) for m in ours["metadatas"]))) == sorted(
+        zip(chroma["ids"], chroma["documents"], (json.dumps(m, sort_keys=True) for m in chroma["metadatas"])))
+    assert ours["ids"] or where == {"doc_id": "nope"}
+    with pytest.raises(ValueError):
+        KeywordChunks(idx.keyword_store()).get(where={"source": "x"})
