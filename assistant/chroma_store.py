@@ -83,6 +83,19 @@ def get_all(collection, include: list[str], page: int = 5000, where: dict | None
         offset += page
 
 
+def chroma_stamp(index_dir: Path) -> str:
+    """Size and modification time of the local Chroma database files: any Chroma session
+    changes it (Chroma writes to its database when a client opens it), and so does damage."""
+    parts = []
+    for name in ("chroma.sqlite3", "chroma.sqlite3-wal"):
+        try:
+            st = (index_dir / name).stat()
+        except OSError:
+            continue
+        parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
+    return " ".join(parts)
+
+
 def unit_id(key: tuple[str, int, int]) -> str:
     return f"{key[0]}:{key[1]}-{key[2]}"
 

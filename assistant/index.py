@@ -11,7 +11,10 @@ Three Chroma collections per assistant collection NAME:
 the connection and collections (chroma_store.py), the writer lock (write_lock.py),
 ingest (ingest.py) and reads (index_lookups.py). Beside Chroma, the keyword index
 (keyword_store.py: SQLite FTS5, one file per collection) holds each chunk's record and
-BM25 tokens; ingest writes both. The chunk collection's metadata records
+BM25 tokens, the sentences' vectors and a snapshot of the manifest; ingest writes both.
+A local ``ask`` opens the index from that snapshot (``open_from_snapshot``) and never
+imports Chroma; without one (an ingest running or interrupted, an index made before,
+a Chroma server) it opens Chroma as before. The chunk collection's metadata records
 the embedding model and its weights' hash; an index built with other weights is refused
 with the command that rebuilds it.
 """
@@ -28,6 +31,7 @@ from assistant.chroma_store import (
     INDEX_FORMAT,
     LOCK_FILE,
     ChromaStore,
+    chroma_stamp,
     failure_error,
     is_index_failure,
 )
@@ -35,8 +39,9 @@ from assistant.chunks import Chunk
 from assistant.config import DEFAULT_COLLECTION, SEEDS_DIR, Settings
 from assistant.embeddings import LocalEmbeddings
 from assistant.errors import DamagedIndex, UserError
-from assistant.index_lookups import IndexLookups
+from assistant.index_lookups import IndexLookups, KeywordChunks, KeywordLookups
 from assistant.ingest import CONTEXT_WEIGHT, Ingest, IngestReport
+from assistant.keyword_store import KeywordStore, StoreDamaged, keyword_path, writable
 from assistant.write_lock import IndexBusy, WriteLock
 
 log = logging.getLogger(__name__)
@@ -55,8 +60,9 @@ class Index:
         self.embeddings = embeddings or LocalEmbeddings()
         self.store = ChromaStore(settings, self.embeddings)
         self.lock = WriteLock(self.store)
-        self.lookups = IndexLookups(self.store)
+        self.lookups: IndexLookups = IndexLookups(self.store)
         self.ingester = Ingest(self.store, self.lock)
+        self.from_snapshot = False  # opened from the keyword index's snapshot: Chroma not opened
 
     # --- connection (chroma_store.py) --------------------------------------------------
 
@@ -66,8 +72,40 @@ class Index:
 
     @property
     def stores(self):
-        """(chunks, units, docs) of an existing, model-compatible collection."""
+        """(chunks, units, docs) of an existing, model-compatible collection. Opened from
+        the snapshot, the chunk collection's look-ups read the keyword index (the other
+        two, and anything else, open Chroma)."""
+        if self.from_snapshot:
+            return _SnapshotStores(self)
         return self.store.stores
+
+    def open_from_snapshot(self) -> bool:
+        """Answer from the keyword index alone when the last ingest left its snapshot
+        (``KeywordStore.snapshot``): a local, writable index whose collection was built
+        with this model. False (nothing opened) otherwise: the caller opens Chroma."""
+        settings = self.settings
+        if settings.chroma_url:
+            return False
+        self.store.check_location()
+        db = settings.index_dir / "chroma.sqlite3"
+        path = keyword_path(settings.keyword_index or settings.index_dir / "keywords", settings.collection)
+        if not (db.is_file() and writable(db) and path.is_file() and writable(path)):
+            return False
+        keywords = KeywordStore(path)
+        try:
+            snapshot = keywords.snapshot(chroma_stamp(settings.index_dir))
+        except StoreDamaged:
+            snapshot = None
+        want = self.store.model_identity()
+        if snapshot is None or any(snapshot[1].get(k) != want[k] for k in ("weights_sha256", "chunker")):
+            keywords.close()
+            return False  # (Chroma says what is wrong, or finishes what is pending)
+        manifest, _, counts = snapshot
+        self.ingester.use_keywords(keywords)
+        self.lookups = KeywordLookups(self.store, keywords, manifest, counts)
+        self.from_snapshot = True
+        self.store.prepare_embeddings()
+        return True
 
     @property
     def read_only(self) -> bool:
@@ -169,6 +207,9 @@ def open_for_query(settings: Settings, embeddings: LocalEmbeddings | None = None
     default collection of an index with no collections at all), finishing an interrupted
     ingest when no other process is writing, refusing another model's index."""
     index = Index(settings, embeddings)
+    if index.open_from_snapshot():  # a local index as the last ingest left it: no Chroma
+        _register_paths(index)
+        return index
     if not index.exists():
         existing = index.assistant_collections()
         if existing or settings.collection != DEFAULT_COLLECTION or os.environ.get("ASSISTANT_NO_AUTO_INGEST"):
@@ -182,6 +223,27 @@ def open_for_query(settings: Settings, embeddings: LocalEmbeddings | None = None
                 index.ingest(default_paths(), progress=False)
     index.stores  # noqa: B018  (opens and checks the model)
     index.complete_pending()
+    index.ingester.refresh_snapshot()  # (the next ask need not open Chroma)
+    _register_paths(index)
+    return index
+
+
+def _register_paths(index: Index) -> None:
     register_ingest_paths({m["source"].split("#")[0]: m["rel_source"] for m in index.manifest().values()
                            if m.get("source") and m.get("rel_source")})
-    return index
+
+
+class _SnapshotStores:
+    """``Index.stores`` of an index opened from its snapshot: [0] reads chunks from the
+    keyword index (``KeywordChunks``); [1] and [2] are Chroma's, opened on use."""
+
+    def __init__(self, index: Index):
+        self.index = index
+
+    def __getitem__(self, i: int):
+        if i == 0:
+            return KeywordChunks(self.index.ingester.keywords)
+        return self.index.store.stores[i]
+
+    def __iter__(self):
+        return iter((self[0], self[1], self[2]))

@@ -1,18 +1,73 @@
-"""Reads of an open index: the manifest, chunks, sentences (units) and their vectors."""
+"""Reads of an open index: the manifest, chunks, sentences (units) and their vectors.
+
+``IndexLookups`` reads them from Chroma; ``KeywordLookups`` from the keyword index's
+snapshot (keyword_store.py), which a local ``ask`` uses so that it never imports Chroma.
+Also here: the chunk-vector cache file (``INDEX/vectors/NAME/REVISION.npy``) that the
+dense search reads, written by ingest and rebuilt from Chroma when missing.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
+import tempfile
+from pathlib import Path
 
 from assistant.chroma_store import ChromaStore, get_all, unit_id
 from assistant.chunks import Chunk
+from assistant.keyword_store import KeywordStore
+
+log = logging.getLogger(__name__)
 
 
 def read_manifest(docs_col) -> dict[str, dict]:
     """Document id → its manifest record (sha256, source, status …)."""
     got = get_all(docs_col, ["metadatas"])
     return dict(zip(got["ids"], got["metadatas"]))
+
+
+def manifest_revision(manifest: dict[str, dict]) -> str:
+    items = sorted((i, m.get("sha256", ""), m.get("status", "")) for i, m in manifest.items())
+    return hashlib.sha256(json.dumps(items).encode()).hexdigest()[:16]
+
+
+def vector_cache_path(cache_dir: Path, collection: str, revision: str) -> Path:
+    return cache_dir / "vectors" / collection / f"{revision}.npy"
+
+
+def chunk_matrix(chunks_col, keywords: KeywordStore):
+    """(unit-length float32 matrix, ids, doc_ids, dates) of the chunks both Chroma and the
+    keyword index have, rows in chunk id order: the dense search's matrix."""
+    import numpy as np
+
+    ids, doc_ids, dates = keywords.chunk_index()
+    got = get_all(chunks_col, ["embeddings"])
+    by_id = dict(zip(got["ids"], got["embeddings"]))
+    keep = [j for j, i in enumerate(ids) if i in by_id]  # (the two agree but for a running ingest)
+    ids, doc_ids, dates = [ids[j] for j in keep], [doc_ids[j] for j in keep], [dates[j] for j in keep]
+    matrix = np.asarray([by_id[i] for i in ids], dtype=np.float32).reshape(len(ids), -1)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    matrix /= np.where(norms > 0, norms, 1.0)
+    return matrix, ids, doc_ids, dates
+
+
+def save_vector_cache(path: Path, matrix) -> None:
+    """Write the matrix (atomically) and remove the collection's earlier revisions."""
+    import numpy as np
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".vectors-", suffix=".npy", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, matrix, allow_pickle=False)
+        os.replace(tmp, path)
+        for stale in path.parent.glob("*.npy"):  # earlier revisions of this collection
+            if stale != path:
+                stale.unlink(missing_ok=True)
+    except OSError:
+        pass  # a read-only index still answers; it reads the vectors each start
 
 
 class IndexLookups:
@@ -28,9 +83,8 @@ class IndexLookups:
         return [dict(m, doc_id=i) for i, m in self.manifest().items() if m.get("status") != "complete"]
 
     def revision(self) -> str:
-        """Changes whenever any document's content changes: keys the local BM25 cache."""
-        items = sorted((i, m.get("sha256", ""), m.get("status", "")) for i, m in self.manifest().items())
-        return hashlib.sha256(json.dumps(items).encode()).hexdigest()[:16]
+        """Changes whenever any document's content changes: keys the local vector cache."""
+        return manifest_revision(self.manifest())
 
     def counts(self) -> dict:
         chunks, units, docs = self.store.stores
@@ -88,3 +142,85 @@ class IndexLookups:
         for m, v in zip(got["metadatas"], got["embeddings"]):
             out[(m["doc_id"], int(m["start"]), int(m["end"]))] = v
         return out
+
+
+class KeywordLookups(IndexLookups):
+    """The reads a local ``ask`` makes, from the keyword index's snapshot of the last
+    ingest (``KeywordStore.snapshot``): no Chroma. What it does not hold (Chroma's own
+    look-ups, unused when answering) goes to Chroma, opened then."""
+
+    def __init__(self, store: ChromaStore, keywords: KeywordStore, manifest: dict[str, dict],
+                 counts: dict[str, int]):
+        super().__init__(store)
+        self.keywords = keywords
+        self._manifest = manifest
+        self._counts = counts
+
+    def manifest(self, docs_col=None) -> dict[str, dict]:
+        return dict(self._manifest) if docs_col is None else read_manifest(docs_col)
+
+    def counts(self) -> dict:
+        return dict(self._counts)
+
+    def all_chunks(self) -> list[Chunk]:
+        return self.keywords.all_chunks()
+
+    def field_chunk(self, doc_id: str, kind: str) -> Chunk | None:
+        found = [c for c in self.keywords.doc_chunks(doc_id) if c.kind == kind]
+        return found[0] if found else None
+
+    def unit_vectors(self, keys: list[tuple[str, int, int]]) -> dict[tuple[str, int, int], list[float]]:
+        import numpy as np
+
+        return {k: np.frombuffer(v, dtype=np.float32).tolist() for k, v in self.keywords.unit_vectors(keys).items()}
+
+
+class KeywordChunks:
+    """The chunk collection's ``get`` and ``count`` as a local ``ask`` uses them, read from
+    the keyword index (``Index.stores[0]`` of an index opened from its snapshot): a ``where``
+    of ``doc_id`` (one, ``$eq`` or ``$in``) with ``kind`` conditions (``$eq``/``$in``/``$nin``),
+    ``$and``-joined; anything else is a ValueError (a look-up to add here, or to make through
+    Chroma). candidates.py calls it; an ``Index.field_chunks``-style method there would let it go.)"""
+
+    def __init__(self, keywords: KeywordStore):
+        self.keywords = keywords
+
+    def count(self) -> int:
+        return self.keywords.stats()[0]
+
+    def get(self, where: dict | None = None, include=("documents", "metadatas"), limit: int | None = None, **_):
+        clauses = where.get("$and", [where]) if where else []
+        docs = [c["doc_id"] for c in clauses if "doc_id" in c]
+        if len(docs) != 1 or any(set(c) - {"doc_id", "kind"} or len(c) != 1 for c in clauses):
+            raise ValueError(f"KeywordChunks.get: unsupported where {where!r}")
+        doc_ids = _values(docs[0])
+        chunks = [c for d in dict.fromkeys(doc_ids) for c in self.keywords.doc_chunks(d)
+                  if all(_matches(c.kind, cond["kind"]) for cond in clauses if "kind" in cond)][:limit]
+        return {"ids": [c.id for c in chunks], "documents": [c.text for c in chunks],
+                "metadatas": [c.metadata() for c in chunks]}
+
+
+def _values(cond) -> list[str]:
+    """The values a ``doc_id`` condition admits: ``"d"``, ``{"$eq": "d"}`` or ``{"$in": [...]}``."""
+    if isinstance(cond, str):
+        return [cond]
+    if isinstance(cond, dict) and len(cond) == 1:
+        (op, arg), = cond.items()
+        if op == "$eq" and isinstance(arg, str):
+            return [arg]
+        if op == "$in" and isinstance(arg, list):
+            return [str(a) for a in arg]
+    raise ValueError(f"KeywordChunks.get: unsupported doc_id condition {cond!r}")
+
+
+def _matches(value: str, cond) -> bool:
+    if not isinstance(cond, dict):
+        return value == cond
+    (op, arg), = cond.items()
+    if op == "$eq":
+        return value == arg
+    if op == "$in":
+        return value in arg
+    if op == "$nin":
+        return value not in arg
+    raise ValueError(f"KeywordChunks.get: unsupported operator {op}")

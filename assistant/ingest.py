@@ -10,18 +10,26 @@ interrupted run from the pending documents' own sources.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from assistant.chroma_store import ChromaStore, get_all, unit_id
+from assistant.chroma_store import ChromaStore, chroma_stamp, get_all, unit_id
 from assistant.chunks import Chunk, document_context, iter_chunks
 from assistant.documents import Document, assign_doc_ids, is_empty
 from assistant.errors import UserError
-from assistant.index_lookups import read_manifest
+from assistant.index_lookups import (
+    chunk_matrix,
+    manifest_revision,
+    read_manifest,
+    save_vector_cache,
+    vector_cache_path,
+)
 from assistant.keyword_store import KeywordStore, KeywordWriter, StoreDamaged, keyword_path, writable
 from assistant.loaders import document_files, load_documents
 from assistant.write_lock import IndexBusy, WriteLock
@@ -100,6 +108,7 @@ class Ingest:
 
     def _run_locked(self, paths: list[Path], docs: list[Document], progress: bool, rebuild: bool,
                     keep_paths: bool = False) -> IngestReport:
+        self._clear_snapshot()  # readers go to Chroma until this run has finished
         if rebuild:
             self.store.drop_for_rebuild()
             self.drop_keywords()
@@ -132,6 +141,7 @@ class Ingest:
                 self._write_batch(batch, chunks_col, units_col, docs_col, advance=advance, rel=rel)
                 report.chars += sum(len(d.text) for d in batch)
         report.chunks = chunks_col.count()
+        self.write_snapshot((chunks_col, units_col, docs_col))
         return report
 
     @staticmethod
@@ -247,6 +257,62 @@ class Ingest:
         return self._run_locked(sources, docs, progress, rebuild=False, keep_paths=True)
 
 
+    # --- the snapshot a local ask answers from ----------------------------------------------
+
+    def _clear_snapshot(self) -> None:
+        """(Through its own connection: Chroma, maybe damaged and about to be rebuilt, is not opened.)"""
+        settings = self.store.settings
+        if settings.chroma_url:
+            return
+        path = keyword_path(settings.keyword_index or settings.index_dir / "keywords", settings.collection)
+        if path.exists() and writable(path):
+            store = KeywordStore(path)
+            with contextlib.suppress(StoreDamaged, sqlite3.Error):  # (rebuilt when it is used)
+                store.clear_snapshot()
+            store.close()
+
+    def write_snapshot(self, stores: tuple) -> bool:
+        """Under the writer lock, with every document complete: copy into the keyword index
+        what a local ``ask`` reads from Chroma otherwise (the manifest, the model identity,
+        the counts, the sentence vectors of documents written before it held them) and
+        write the dense search's vector cache. False when it cannot (yet)."""
+        if self.store.settings.chroma_url or self.store.read_only or self.keywords.read_only:
+            return False
+        chunks_col, units_col, docs_col = stores
+        manifest = read_manifest(docs_col)
+        if any(m.get("status") != "complete" for m in manifest.values()):
+            return False
+        self.sync_keywords(manifest, locked=True)
+        missing = self.keywords.docs_without_units()
+        if missing:
+            log.warning(f"note: adding the sentence vectors of {len(missing)} document(s) to the keyword index "
+                        f"{self.keywords.path} (once)")
+        for i in range(0, len(missing), _SYNC_BATCH):
+            part = missing[i : i + _SYNC_BATCH]
+            got = get_all(units_col, ["embeddings", "metadatas"], where={"doc_id": {"$in": part}})
+            with self.keywords.writer() as writer:
+                writer.add_units(_unit_rows(got["metadatas"], got["embeddings"]))
+        path = vector_cache_path(self.store.cache_dir, self.store.settings.collection, manifest_revision(manifest))
+        if not path.exists():
+            save_vector_cache(path, chunk_matrix(chunks_col, self.keywords)[0])
+        identity, units = dict(chunks_col.metadata or {}), units_col.count()
+        self.keywords.write_snapshot(manifest, identity, units, chroma_stamp(self.store.settings.index_dir))
+        return True
+
+    def refresh_snapshot(self) -> None:
+        """An ``ask`` that had to open Chroma (no snapshot yet: an index made before it, or
+        an ingest finished by this process) writes the snapshot when no one else is writing."""
+        if self.store.settings.chroma_url or self.store.read_only:
+            return
+        try:
+            if self.keywords.read_only or self.keywords.snapshot(chroma_stamp(self.store.settings.index_dir)):
+                return
+            with self.lock.hold(wait=False):
+                self.store.forget()
+                self.write_snapshot(self.store.stores)
+        except IndexBusy:
+            pass  # the running ingest writes it
+
     # --- the keyword index --------------------------------------------------------------
 
     @property
@@ -267,6 +333,11 @@ class Ingest:
                 store.check()
             self._keywords = store
         return self._keywords
+
+    def use_keywords(self, keywords: KeywordStore) -> None:
+        """The keyword index opened from its snapshot: in line with the manifest already."""
+        self._keywords = keywords
+        self._synced = True
 
     def drop_keywords(self) -> None:
         """Delete the collection's keyword index (``--rebuild``, ``drop``)."""
@@ -321,16 +392,18 @@ class Ingest:
                         f"({len(stale)} document(s)): {keywords.path}")
         if gone:
             keywords.remove_docs(gone)
-        chunks_col = self.store.stores[0]
+        chunks_col, units_col, _ = self.store.stores
         for i in range(0, len(stale), _SYNC_BATCH):
             part = stale[i : i + _SYNC_BATCH]
             got = get_all(chunks_col, ["documents", "metadatas"], where={"doc_id": {"$in": part}})
             chunks = sorted((Chunk.from_record(c, d, m) for c, d, m in zip(got["ids"], got["documents"],
                                                                            got["metadatas"])), key=lambda c: c.id)
+            units = get_all(units_col, ["embeddings", "metadatas"], where={"doc_id": {"$in": part}})
             with keywords.writer() as writer:
                 writer.remove(part)
                 for j in range(0, len(chunks), SLICE_UNITS):
                     writer.add(chunks[j : j + SLICE_UNITS])
+                writer.add_units(_unit_rows(units["metadatas"], units["embeddings"]))
                 for doc_id in part:
                     writer.done(doc_id, complete[doc_id])
 
@@ -398,6 +471,7 @@ class _SliceWriter:
             )
         if self.keywords is not None:
             self.keywords.add(self.chunks)
+            self.keywords.add_units((k[0], k[1], k[2], vectors[i].tobytes()) for i, k in enumerate(keys))
         self.advance(self._moved())
         self.recent = {k: vec_of[k] for k in keys}
         self.chunks.clear()
@@ -465,6 +539,13 @@ def _remove(doc_id: str, meta: dict, chunks_col, units_col, docs_col, keywords: 
     units_col.delete(where={"doc_id": doc_id})
     keywords.remove_docs([doc_id])
     docs_col.delete(ids=[doc_id])
+
+
+def _unit_rows(metas: list[dict], vectors) -> list[tuple[str, int, int, bytes]]:
+    import numpy as np
+
+    return [(m["doc_id"], int(m["start"]), int(m["end"]), np.asarray(v, dtype=np.float32).tobytes())
+            for m, v in zip(metas, vectors)]
 
 
 def _doc_meta(doc: Document, status: str, **extra) -> dict:

@@ -7,7 +7,11 @@ rebuilds a ``Chunk`` (so the answer path reads passages from here, not from Chro
 BM25 tokens (``text.tokenize``, joined by spaces) and their number. Beside them: the
 documents written (sha256: what the Chroma manifest is compared with), each term's
 document frequency (the answerer's idf and spelling vocabulary) and each word key's
-number of documents (the words the documents use).
+number of documents (the words the documents use); each sentence's (unit's) vector, and a
+copy of the Chroma manifest with the collection's model identity, written when an ingest
+ends ("snapshot"): an ``ask`` on a local index reads all it needs from here and never
+opens Chroma (``snapshot()``; a running or interrupted ingest clears it first, and any
+Chroma session since changes the stamp of its files it was written with).
 
 Ranking: the Lucene BM25 that bm25s used (k1 1.5, b 0.75, idf log(1 + (N - n + .5)/(n + .5)),
 float32 as bm25s), computed from the stored tokens of the chunks FTS5 ``MATCH`` finds, rarest
@@ -62,6 +66,9 @@ CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
 END;
 CREATE TABLE IF NOT EXISTS terms(term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS words(word TEXT PRIMARY KEY, docs INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS units(doc_id TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
+                                 vector BLOB NOT NULL, PRIMARY KEY(doc_id, start, end)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS manifest(doc_id TEXT PRIMARY KEY, meta TEXT NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -180,6 +187,60 @@ class KeywordStore:
             for cid, text, meta in self.db.execute(f"SELECT id, text, meta FROM chunks WHERE id IN ({marks})", part):
                 out[cid] = Chunk.from_record(cid, text, json.loads(meta))
         return out
+
+    def all_chunks(self) -> list[Chunk]:
+        return [Chunk.from_record(cid, text, json.loads(meta))
+                for cid, text, meta in self.db.execute("SELECT id, text, meta FROM chunks ORDER BY id")]
+
+    def doc_chunks(self, doc_id: str) -> list[Chunk]:
+        return [Chunk.from_record(cid, text, json.loads(meta)) for cid, text, meta in
+                self.db.execute("SELECT id, text, meta FROM chunks WHERE doc_id = ? ORDER BY id", (doc_id,))]
+
+    def unit_vectors(self, keys: list[tuple[str, int, int]]) -> dict[tuple[str, int, int], bytes]:
+        """The stored float32 vectors (raw bytes) of the units ``keys`` that it has."""
+        out = {}
+        for key in keys:
+            row = self.db.execute("SELECT vector FROM units WHERE doc_id = ? AND start = ? AND end = ?", key).fetchone()
+            if row is not None:
+                out[key] = row[0]
+        return out
+
+    def docs_without_units(self) -> list[str]:
+        return [d for (d,) in self.db.execute("SELECT doc_id FROM docs WHERE doc_id NOT IN "
+                                              "(SELECT DISTINCT doc_id FROM units) ORDER BY doc_id")]
+
+    # --- the snapshot of the Chroma manifest --------------------------------------------
+
+    def snapshot(self, stamp: str) -> tuple[dict[str, dict], dict, dict[str, int]] | None:
+        """(manifest, model identity, counts) as the last ingest left them, or None when
+        there is none, an ingest is running or was interrupted since, Chroma's files changed
+        since (``stamp``: another session, or damage), or the documents it lists are not
+        the ones written here (the index was written by an older version)."""
+        try:
+            meta = self._meta(self.db)
+            if meta.get("snapshot") != "1" or meta.get("stamp") != stamp:
+                return None
+            manifest = {d: json.loads(m) for d, m in self.db.execute("SELECT doc_id, meta FROM manifest")}
+        except (sqlite3.Error, ValueError):
+            return None
+        complete = {d: m.get("sha256", "") for d, m in manifest.items() if m.get("status") == "complete"}
+        if len(complete) != len(manifest) or complete != self.doc_shas():
+            return None
+        counts = {"documents": len(manifest), "chunks": self.stats()[0], "units": int(meta.get("units", "0"))}
+        return manifest, json.loads(meta.get("identity", "{}")), counts
+
+    def clear_snapshot(self) -> None:
+        """Before a writer touches Chroma: readers go to Chroma until ``write_snapshot``."""
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('snapshot', '0')")
+
+    def write_snapshot(self, manifest: dict[str, dict], identity: dict, units: int, stamp: str) -> None:
+        with _transaction(self.db) as db:
+            db.execute("DELETE FROM manifest")
+            db.executemany("INSERT INTO manifest VALUES (?, ?)",
+                           ((d, json.dumps(m, sort_keys=True)) for d, m in manifest.items()))
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                           [("identity", json.dumps(identity, sort_keys=True)), ("units", str(units)),
+                            ("stamp", stamp), ("snapshot", "1")])
 
     def search(self, tokens: list[str], k: int, doc_ids: tuple[str, ...] = (), date_from: str | None = None,
                date_to: str | None = None) -> list[tuple[str, float]]:
@@ -366,6 +427,7 @@ class KeywordWriter:
                 self.n -= 1
                 self.total -= length
             self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+            self.db.execute("DELETE FROM units WHERE doc_id = ?", (doc_id,))
             if row is not None:
                 gone = [w for w in row[0].split(" ") if w]
                 self.db.executemany("UPDATE words SET docs = docs - 1 WHERE word = ?", ((w,) for w in gone))
@@ -389,6 +451,10 @@ class KeywordWriter:
             self.chunks[c.doc_id] += 1
         self.db.executemany("INSERT INTO chunks(id, doc_id, date, text, meta, tokens, length) "
                             "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def add_units(self, rows: Iterable[tuple[str, int, int, bytes]]) -> None:
+        """Sentences' (units') vectors: (doc_id, start, end, float32 bytes)."""
+        self.db.executemany("INSERT OR REPLACE INTO units VALUES (?, ?, ?, ?)", rows)
 
     def done(self, doc_id: str, sha256: str) -> None:
         """Record a document as written (with its sha256) when the transaction commits."""

@@ -31,7 +31,7 @@ class _LineHandler(RichHandler):
 
 
 def _ours_or_a_warning(record: logging.LogRecord) -> bool:
-    # Some libraries set their own loggers to DEBUG (bm25s): only their warnings get through.
+    # Some libraries set their own loggers to DEBUG: only their warnings get through.
     return record.levelno >= logging.WARNING or record.name == "assistant" or record.name.startswith("assistant.")
 
 

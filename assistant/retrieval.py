@@ -10,8 +10,6 @@ the passages retrieved are read from it too.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -19,10 +17,10 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from assistant.chroma_store import get_all
 from assistant.chunks import Chunk
 from assistant.config import DEFAULT_K
 from assistant.index import Index
+from assistant.index_lookups import chunk_matrix, save_vector_cache, vector_cache_path
 from assistant.keyword_store import KeywordStore, TermCounts, WordSet
 from assistant.text import generic_stems, tokenize
 
@@ -146,9 +144,9 @@ class ChunkVectors:
     def open(cls, index: Index, store: KeywordStore) -> ChunkVectors:
         import numpy as np
 
-        ids, doc_ids, dates = store.chunk_index()
-        path = index.cache_dir / "vectors" / index.settings.collection / f"{index.revision()}.npy"
+        path = vector_cache_path(index.cache_dir, index.settings.collection, index.revision())
         if path.exists():
+            ids, doc_ids, dates = store.chunk_index()
             try:
                 matrix = np.load(path, allow_pickle=False)
                 if matrix.ndim != 2 or matrix.shape[0] != len(ids):
@@ -157,24 +155,8 @@ class ChunkVectors:
             except (OSError, ValueError, EOFError) as exc:
                 reason = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
                 log.warning(f"note: the vector cache {path} is damaged ({type(exc).__name__}: {reason}); rebuilding it")
-        got = get_all(index.stores[0], ["embeddings"])
-        by_id = dict(zip(got["ids"], got["embeddings"]))
-        keep = [j for j, i in enumerate(ids) if i in by_id]  # (the collection and the keyword index agree but for a running ingest)
-        ids, doc_ids, dates = [ids[j] for j in keep], [doc_ids[j] for j in keep], [dates[j] for j in keep]
-        matrix = np.asarray([by_id[i] for i in ids], dtype=np.float32).reshape(len(ids), -1)
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        matrix /= np.where(norms > 0, norms, 1.0)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".vectors-", suffix=".npy", dir=path.parent)
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, matrix, allow_pickle=False)
-            os.replace(tmp, path)
-            for stale in path.parent.glob("*.npy"):  # earlier revisions of this collection
-                if stale != path:
-                    stale.unlink(missing_ok=True)
-        except OSError:
-            pass  # a read-only index still answers; it reads the vectors each start
+        matrix, ids, doc_ids, dates = chunk_matrix(index.store.stores[0], store)  # (from Chroma)
+        save_vector_cache(path, matrix)
         return cls(matrix, ids, doc_ids, dates)
 
     def nearest(self, query_vector, n: int, filters: Filters) -> list[tuple[str, float]]:
@@ -213,12 +195,12 @@ class HybridRetriever(BaseRetriever):
 
     def dense(self, query: str) -> list[tuple[str, float]]:
         """The CANDIDATES chunks nearest the question by cosine similarity, best first."""
-        chunks_col = self.index.stores[0]
         qv = self.index.embeddings.embed_query(query)
         lexicon = self.lexicon()
         # With a Chroma server the search runs there: no answering process pulls every vector.
         if not self.index.settings.chroma_url and 0 < lexicon.n <= EXACT_DENSE_MAX:
             return lexicon.vectors(self.index).nearest(qv, CANDIDATES, self.filters)
+        chunks_col = self.index.store.stores[0]
         n = min(CANDIDATES, max(1, lexicon.n or chunks_col.count()))
         got = chunks_col.query(query_embeddings=[qv], n_results=n, where=self.filters.chroma_where(),
                                include=["distances"])

@@ -7,16 +7,22 @@ fresh process has imported once it has answered, so it is steady on a busy machi
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, SEEDS
 
 # Loaded by an ask only through a mistake: the chat page, the torch route of the embedder
 # (the ask embeds through the ONNX export), the ingest-time sentence splitter, the plain
-# pipeline's wrappers, and the LLM steps (no --llm / ASSISTANT_LLM asked for one).
+# pipeline's wrappers, the LLM steps (no --llm / ASSISTANT_LLM asked for one), bm25s and
+# scipy (text.tokenize is our own), lemminflect (its lemmas come from the lemma table
+# that the fixture's ingest made in the user cache), and Chroma (a local index is answered
+# from its keyword index's snapshot of the last ingest).
 NOT_ON_THE_ASK_PATH = (
+    "chromadb",
     "gradio", "torch", "transformers", "sentence_transformers", "nltk", "langchain_huggingface",
+    "bm25s", "scipy", "lemminflect",
     "langchain_chroma", "assistant.llm", "assistant.generative", "assistant.grounding",
     "langchain_core.language_models.chat_models",
 )
@@ -42,8 +48,18 @@ def ask_in_fresh_process(index, question, env=None) -> tuple[str, set[str]]:
     return "\n".join(answer), set(json.loads(modules))
 
 
-def test_a_cold_ask_answers_without_the_heavy_libraries_it_does_not_need(telegram_index):
-    answer, modules = ask_in_fresh_process(telegram_index, "What did the Judge require?")
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory) -> Path:
+    """seeds/ ingested by ``assistant ingest`` in its own process, and nothing since."""
+    index = tmp_path_factory.mktemp("cold") / "index"
+    proc = subprocess.run([sys.executable, "-m", "assistant.cli", "ingest", str(SEEDS), "--index", str(index)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return index
+
+
+def test_a_cold_ask_answers_without_the_heavy_libraries_it_does_not_need(ingested):
+    answer, modules = ask_in_fresh_process(ingested, "What did the Judge require?")
     assert "[1]" in answer  # it answered, with a citation
     assert "onnxruntime" in modules and "langchain_core.retrievers" in modules  # the real path ran
     loaded = sorted(m for m in NOT_ON_THE_ASK_PATH if m in modules)
@@ -76,3 +92,87 @@ def test_the_shortcut_still_checks_the_timeout_setting(monkeypatch):
     monkeypatch.setenv("ASSISTANT_LLM_TIMEOUT", "soon")  # as make_llm("none") reports it
     with pytest.raises(UserError, match="ASSISTANT_LLM_TIMEOUT"):
         _make_llm(None)
+
+
+def test_an_index_made_before_the_snapshot_gets_one_on_its_first_ask(ingested, tmp_path):
+    """An index whose keyword index holds no snapshot nor sentence vectors (made by an
+    earlier version) is answered through Chroma once, with a notice, and gets them; the
+    next ask answers the same without Chroma."""
+    import shutil
+    import sqlite3
+
+    index = tmp_path / "index"
+    shutil.copytree(ingested, index)  # (file times kept: the snapshot's stamp of Chroma's files holds)
+    db = sqlite3.connect(index / "keywords" / "telegram.sqlite")
+    with db:
+        db.execute("DELETE FROM units")
+        db.execute("DELETE FROM manifest")
+        db.execute("DELETE FROM meta WHERE key IN ('snapshot', 'identity', 'units')")
+    db.close()
+    for cache in (index / "vectors").glob("*/*.npy"):
+        cache.unlink()
+    first, modules = ask_in_fresh_process(index, "Who signed this telegram?")
+    assert "chromadb" in modules
+    again, modules = ask_in_fresh_process(index, "Who signed this telegram?")
+    assert "chromadb" not in modules
+    assert first == again and "Welles" in again
+
+
+def test_an_interrupted_ingest_sends_the_ask_to_chroma(ingested, tmp_path):
+    """An ingest clears the snapshot before it writes Chroma: killed half-way, the next
+    ask reads Chroma's manifest (and finishes or reports the pending documents)."""
+    import shutil
+
+    from assistant.keyword_store import KeywordStore, keyword_path
+
+    index = tmp_path / "index"
+    shutil.copytree(ingested, index)  # (file times kept: the snapshot's stamp of Chroma's files holds)
+    store = KeywordStore(keyword_path(index / "keywords", "telegram"))
+    store.clear_snapshot()  # what a killed ingest leaves (with or without pending documents)
+    store.close()
+    _, modules = ask_in_fresh_process(index, "Who signed this telegram?")
+    assert "chromadb" in modules
+    _, modules = ask_in_fresh_process(index, "Who signed this telegram?")
+    assert "chromadb" not in modules  # that ask wrote the snapshot again (nothing was pending)
+
+
+def test_a_chroma_session_since_the_ingest_sends_the_next_ask_to_chroma(ingested, tmp_path):
+    """Chroma's files changed after the snapshot (another session, or damage): the ask
+    opens Chroma, which reports damage or, as here, confirms the snapshot for the next."""
+    import shutil
+
+    from assistant.config import Settings
+    from assistant.index import Index
+
+    index = tmp_path / "index"
+    shutil.copytree(ingested, index)
+    Index(Settings.resolve(index=index)).counts()  # a Chroma client on the index: its file changes
+    _, modules = ask_in_fresh_process(index, "Who signed this telegram?")
+    assert "chromadb" in modules
+    _, modules = ask_in_fresh_process(index, "Who signed this telegram?")
+    assert "chromadb" not in modules
+
+
+@pytest.mark.parametrize("where", [
+    {"$and": [{"doc_id": "000_fa8f81718d3b4c51"}, {"kind": {"$nin": ["body", "notes"]}}]},
+    {"$and": [{"doc_id": "000_fa8f81718d3b4c51"}, {"kind": {"$in": ["body", "notes"]}}]},
+    {"$and": [{"doc_id": {"$in": ["000_fa8f81718d3b4c51", "nope"]}}, {"kind": {"$in": ["body"]}}]},
+    {"$and": [{"doc_id": "000_fa8f81718d3b4c51"}, {"kind": "signature"}]},
+    {"doc_id": "nope"},
+])
+def test_chunk_look_ups_from_the_keyword_index_are_chromas(telegram_index, where):
+    """What candidates.py asks ``Index.stores[0].get`` for, answered from the keyword index
+    (an index opened from its snapshot) as Chroma answers it."""
+    from assistant.config import Settings
+    from assistant.index import Index
+    from assistant.index_lookups import KeywordChunks
+
+    idx = Index(Settings.resolve(index=telegram_index))
+    include = ["documents", "metadatas"]
+    chroma, ours = idx.store.stores[0].get(where=where, include=include), KeywordChunks(idx.keyword_store()).get(
+        where=where, include=include)
+    assert sorted(zip(ours["ids"], ours["documents"], (json.dumps(m, sort_keys=True) for m in ours["metadatas"]))) == sorted(
+        zip(chroma["ids"], chroma["documents"], (json.dumps(m, sort_keys=True) for m in chroma["metadatas"])))
+    assert ours["ids"] or where == {"doc_id": "nope"}
+    with pytest.raises(ValueError):
+        KeywordChunks(idx.keyword_store()).get(where={"source": "x"})
