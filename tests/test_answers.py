@@ -21,8 +21,7 @@ CITES = [
                  marks=MISS),
     ("Who signed this telegram?", "Welles", "Welles"),
     pytest.param("Who sent this telegram?", "Acting Secretary of State", "The Acting Secretary of State", marks=MISS),
-    pytest.param("To whom was the telegram addressed?", "Steinhardt", "the Ambassador in the Soviet Union (Steinhardt)",
-                 marks=MISS),
+    ("To whom was the telegram addressed?", "Steinhardt", "the Ambassador in the Soviet Union (Steinhardt)"),
     pytest.param("What is the telegram number?", "352", "352", marks=MISS),
     ("When were the expectations impressed upon the Ambassador?", "March 22 and March 23", "On March 22 and March 23"),
     ("How many American citizens are in jail?", "three", "three American citizens now in jail"),
@@ -39,11 +38,11 @@ CITES = [
 ABSTAIN_MISS = pytest.mark.xfail(reason="the fitted answerer's confidence is above the dev-calibrated threshold "
                                  "(abstention recall is the weakest part of the model)", strict=False)
 UNANSWERABLE = [
-    pytest.param("In what year was this sent?", marks=ABSTAIN_MISS),
+    "In what year was this sent?",
     pytest.param("What crime was Gorin convicted of?", marks=ABSTAIN_MISS),
     "What is the capital of Australia?",
     pytest.param("What was Gorin's first name?", marks=ABSTAIN_MISS),
-    pytest.param("How long was Gorin's prison sentence?", marks=ABSTAIN_MISS),
+    "How long was Gorin's prison sentence?",
 ]
 
 SHORT = ("Who", "When", "How many", "To whom")
