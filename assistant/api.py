@@ -5,14 +5,13 @@ The CLI, the chat page and the eval are thin layers on this class.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from assistant.answer import Answer
 from assistant.chain import AnswerChain
-from assistant.config import DEFAULT_K, Settings, check_question
+from assistant.config import DEFAULT_K, Settings, check_question, llm_timeout, parse_spec
 from assistant.index import open_for_query
 from assistant.retrieval import Filters, HybridRetriever
 
@@ -68,25 +67,17 @@ class Assistant:
         yield from self.runnable.stream({"question": question, "history": list(history or [])})
 
 
-NO_LLM = ("", "none", "off", "false", "0")  # how --llm / ASSISTANT_LLM say "no LLM" (llm.parse_spec)
-
-
 def _make_llm(spec: str | None):
     """``llm.make_llm(spec)``, without importing llm.py (LangChain's chat-model and message
-    classes) when no LLM is asked for: an extractive answer never needs them."""
-    if not _wants_llm(spec) and not os.environ.get("ASSISTANT_LLM_TIMEOUT", "").strip():
-        return None  # (make_llm checks a timeout setting even without an LLM: it still does)
+    classes) when no LLM is asked for: an extractive answer never needs them. The spec and a
+    bad ``ASSISTANT_LLM_TIMEOUT`` are still errors here, as make_llm reports them."""
+    parsed = parse_spec(spec)
+    llm_timeout()
+    if parsed.kind == "none":
+        return None
     from assistant.llm import make_llm
 
-    return make_llm(spec)
-
-
-def _wants_llm(spec: str | None) -> bool:
-    """Whether ``spec`` (None: ``ASSISTANT_LLM``) asks for an LLM; the same reading as
-    ``llm.parse_spec`` (tests/test_cold_start.py compares them)."""
-    raw = spec if spec is not None else os.environ.get("ASSISTANT_LLM", "")
-    kind, _, model = raw.strip().partition(":")
-    return not (kind.strip().lower() in NO_LLM and not model.strip())
+    return make_llm(parsed)
 
 
 def _is_telegram(store) -> bool:

@@ -152,23 +152,15 @@ def from_hits(hits, index=None, heading_context: bool = False) -> list[Candidate
 
 
 def body_chunks(index, doc_ids: list[str]) -> list[Chunk]:
-    """The body and notes passages of some documents (one Chroma look-up), in document order."""
-    if not doc_ids:
-        return []
-    where_doc = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
-    got = index.stores[0].get(where={"$and": [where_doc, {"kind": {"$in": list(BODY_KINDS)}}]},
-                              include=["documents", "metadatas"])
-    chunks = [Chunk.from_record(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
+    """The body and notes passages of some documents (one look-up), in document order."""
+    chunks = [c for c in index.doc_chunks(doc_ids) if c.kind in BODY_KINDS]
     order = {d: i for i, d in enumerate(doc_ids)}
     return sorted(chunks, key=lambda c: (order.get(c.doc_id, len(order)), c.start, c.id))
 
 
 def field_chunks(index, doc_id: str) -> list[Chunk]:
-    """Every structural passage of a document (one Chroma look-up)."""
-    got = index.stores[0].get(where={"$and": [{"doc_id": doc_id}, {"kind": {"$nin": list(BODY_KINDS)}}]},
-                              include=["documents", "metadatas"])
-    chunks = [Chunk.from_record(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
-    return sorted(chunks, key=lambda c: (c.start, c.id))
+    """Every structural passage of a document (one look-up)."""
+    return sorted((c for c in index.doc_chunks([doc_id]) if c.kind not in BODY_KINDS), key=lambda c: (c.start, c.id))
 
 
 def attach_dense(candidates: list[Candidate], index, question_vector) -> None:

@@ -369,8 +369,8 @@ class ChromaStore:
             from chromadb.api.client import SharedSystemClient
 
             SharedSystemClient.clear_system_cache()
-        except Exception:  # noqa: BLE001  (an older/newer Chroma without it: a fresh path works anyway)
-            pass
+        except (ImportError, AttributeError) as exc:  # an older/newer Chroma without it: a fresh path works anyway
+            log.debug("could not clear Chroma's system cache (%s)", exc)
 
 
 def _writable(db: Path) -> bool:

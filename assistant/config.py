@@ -17,6 +17,9 @@ MAX_QUESTION_CHARS = 2000
 DEFAULT_K = 5  # passages retrieved per question
 DEFAULT_MAX_FILE_MB = 100  # ingest refuses larger files (ASSISTANT_MAX_FILE_MB raises it)
 
+DEFAULT_TIMEOUT_S = 60.0  # one LLM answer (ASSISTANT_LLM_TIMEOUT)
+SPEC_HELP = "none, local, local:FILE.gguf, ollama:MODEL or openai:MODEL"
+
 # Chroma names: 3-512 chars of [a-zA-Z0-9._-], starting and ending alphanumeric.
 _COLLECTION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{1,60})[A-Za-z0-9]$")
 
@@ -79,3 +82,47 @@ def check_question(question: str) -> str:
     if len(q) > MAX_QUESTION_CHARS:
         raise UserError(f"question too long: {len(q)} characters (the limit is {MAX_QUESTION_CHARS})")
     return q
+
+
+@dataclass(frozen=True)
+class LLMSpec:
+    kind: str  # "none" | "local" | "ollama" | "openai"
+    model: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.model}" if self.model else self.kind
+
+
+def parse_spec(spec: str | None) -> LLMSpec:
+    """``--llm`` value → ``LLMSpec``; ``None`` reads ``ASSISTANT_LLM`` (default ``none``)."""
+    if spec is None:
+        spec = os.environ.get("ASSISTANT_LLM", "")
+    raw = spec.strip()
+    kind, _, model = raw.partition(":")
+    kind = kind.strip().lower()
+    model = model.strip()
+    if kind in ("", "none", "off", "false", "0") and not model:
+        return LLMSpec("none")
+    if kind == "local":
+        return LLMSpec("local", model)
+    if kind in ("ollama", "openai"):
+        if not model:
+            raise UserError(f"--llm {raw!r}: name the model, e.g. {kind}:MODEL")
+        return LLMSpec(kind, model)
+    raise UserError(f"--llm {raw!r}: unknown LLM backend; use {SPEC_HELP}")
+
+
+def llm_timeout(timeout: float | None = None) -> float:
+    """Seconds one LLM answer may take: the argument, else ``ASSISTANT_LLM_TIMEOUT``, else 60."""
+    if timeout is not None:
+        return float(timeout)
+    raw = os.environ.get("ASSISTANT_LLM_TIMEOUT", "")
+    if not raw.strip():
+        return DEFAULT_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UserError(f"ASSISTANT_LLM_TIMEOUT={raw!r}: not a number of seconds") from None
+    if value <= 0:
+        raise UserError(f"ASSISTANT_LLM_TIMEOUT={raw!r}: must be more than 0 seconds")
+    return value

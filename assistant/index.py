@@ -39,7 +39,7 @@ from assistant.chunks import Chunk
 from assistant.config import DEFAULT_COLLECTION, SEEDS_DIR, Settings
 from assistant.embeddings import LocalEmbeddings
 from assistant.errors import DamagedIndex, UserError
-from assistant.index_lookups import IndexLookups, KeywordChunks, KeywordLookups
+from assistant.index_lookups import IndexLookups, KeywordLookups
 from assistant.ingest import CONTEXT_WEIGHT, Ingest, IngestReport
 from assistant.keyword_store import KeywordStore, StoreDamaged, keyword_path, writable
 from assistant.write_lock import IndexBusy, WriteLock
@@ -72,11 +72,7 @@ class Index:
 
     @property
     def stores(self):
-        """(chunks, units, docs) of an existing, model-compatible collection. Opened from
-        the snapshot, the chunk collection's look-ups read the keyword index (the other
-        two, and anything else, open Chroma)."""
-        if self.from_snapshot:
-            return _SnapshotStores(self)
+        """(chunks, units, docs) of an existing, model-compatible collection (Chroma)."""
         return self.store.stores
 
     def open_from_snapshot(self) -> bool:
@@ -182,6 +178,10 @@ class Index:
     def all_chunks(self) -> list[Chunk]:
         return self.lookups.all_chunks()
 
+    def doc_chunks(self, doc_ids: list[str]) -> list[Chunk]:
+        """Every passage of these documents (from the keyword index when opened from its snapshot)."""
+        return self.lookups.doc_chunks(doc_ids)
+
     def field_chunk(self, doc_id: str, kind: str) -> Chunk | None:
         return self.lookups.field_chunk(doc_id, kind)
 
@@ -231,19 +231,3 @@ def open_for_query(settings: Settings, embeddings: LocalEmbeddings | None = None
 def _register_paths(index: Index) -> None:
     register_ingest_paths({m["source"].split("#")[0]: m["rel_source"] for m in index.manifest().values()
                            if m.get("source") and m.get("rel_source")})
-
-
-class _SnapshotStores:
-    """``Index.stores`` of an index opened from its snapshot: [0] reads chunks from the
-    keyword index (``KeywordChunks``); [1] and [2] are Chroma's, opened on use."""
-
-    def __init__(self, index: Index):
-        self.index = index
-
-    def __getitem__(self, i: int):
-        if i == 0:
-            return KeywordChunks(self.index.ingester.keywords)
-        return self.index.store.stores[i]
-
-    def __iter__(self):
-        return iter((self[0], self[1], self[2]))

