@@ -24,10 +24,11 @@ involved, so the same conversation always resolves the same way. Word lists: ``a
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
-from assistant.text import function_words_title, pairs, word_keys, words
+from assistant.text import function_words_title, pairs, word_keys, word_sets, words
 
 MAX_PHRASE_WORDS = 8  # words of a noun phrase that stand for "that <noun>"
 _TOKEN = re.compile(r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'’-]*\.?")
@@ -102,11 +103,16 @@ def _lead_name(previous) -> str | None:
     return found[0][1] if found else None
 
 
-def antecedent(previous) -> str | None:
+def antecedent(previous, question: str = "") -> str | None:
     """Who a personal pronoun (he, his, she, her) in the next question most likely points to:
-    the person a who-question's answer named; else the previous question's subject; else the
-    first name with a surname (a word no dictionary has) in the previous question or answer;
-    else the previous question's first name; else the previous answer's lead or first name."""
+    whom the previous question's own pronoun of the same person meant ("which country was she
+    …?" read as "… Mrs. Habicht …", then "did she …?"); else the person a who-question's answer
+    named; else the previous question's subject; else the first name with a surname (a word no
+    dictionary has) in the previous question or answer; else the previous question's first
+    name; else the previous answer's lead or first name."""
+    kept = _kept_referent(previous, question)
+    if kept:
+        return kept
     prev_q = previous.resolved_question or previous.question  # its own words, then what it was read with
     found = names(prev_q)
     quoted = [n for c in ([] if previous.abstained else previous.citations) for _, n in names(c.quote)]
@@ -114,6 +120,26 @@ def antecedent(previous) -> str | None:
     return (_answered_who(previous, found, quoted, answered) or _subject(prev_q, found)
             or next((n for n in [n for _, n in found] + quoted if _has_surname(n)), None)
             or (found[0][1] if found else None) or answered or (quoted[0] if quoted else None))
+
+
+_WORD = re.compile(r"[\w’']+|[^\w\s]")
+
+
+def _kept_referent(previous, question: str) -> str | None:
+    """What the previous question's pronoun was replaced by when it was resolved, if ``question``
+    uses a pronoun of the same person: a repeated pronoun keeps pointing to the same person."""
+    typed, read = previous.question, previous.resolved_question
+    if not question or not read or read == typed:
+        return None
+    asked = {w.lower() for w in re.findall(r"[A-Za-z]+", question)}
+    same = [s for s in word_sets("pronoun_sets") if s & asked]
+    a, b = list(_WORD.finditer(typed)), list(_WORD.finditer(read))
+    matcher = difflib.SequenceMatcher(a=[m.group(0) for m in a], b=[m.group(0) for m in b], autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "replace" and i2 == i1 + 1 and any(a[i1].group(0).lower() in s for s in same):
+            referent = re.sub(r"['’]s?$", "", read[b[j1].start() : b[j2 - 1].end()])
+            return referent or None
+    return None
 
 
 def _answered_who(previous, found, quoted: list[str], answered: str | None) -> str | None:
@@ -265,7 +291,7 @@ def _substituted(question: str, previous, quotes: str, prev_q: str) -> str | Non
     found = {mm.start(): kinds[mm.group(0).lower()] for mm in re.finditer(r"\b[A-Za-z]+\b", question)
              if mm.group(0).lower() in kinds}
     person = {s: k for s, k in found.items() if k.startswith("person")}
-    who = antecedent(previous) if person else None
+    who = antecedent(previous, question) if person else None
     if who:
         return _replace(question, person, who)
     plural = {s: k for s, k in found.items() if k.startswith("plural") and question[s : s + 4].lower() != "they"}

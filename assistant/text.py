@@ -43,6 +43,12 @@ def words(name: str) -> frozenset[str]:
 
 
 @cache
+def word_sets(name: str) -> tuple[frozenset[str], ...]:
+    """A list of word sets, one per line (pronouns of one person: "he him his")."""
+    return tuple(frozenset(line) for line in _lines(name) if line)
+
+
+@cache
 def ordered_words(name: str) -> tuple[str, ...]:
     """A word list in its file's order (month names: January first)."""
     return tuple(w for line in _lines(name) for w in line)

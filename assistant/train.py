@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -331,10 +332,15 @@ def calibrate(dev: list[Group], scores_of, confidence_of, margin: float = 0.0) -
     # spend the whole allowance on the telegram's questions (measured: 11% of telegram dev).
     ceilings = []
     for name in sorted({g.set for g in dev}):
-        answerable = sorted(confidence_of(g, scores_of(g)) for g in dev if g.answerable and g.set == name)
-        if answerable:
-            allowed = int(MAX_FALSE_REFUSALS * len(answerable))  # this many may fall below the threshold
-            ceilings.append(max(0.0, float(answerable[allowed]) - 1e-9))
+        answerable = [g for g in dev if g.answerable and g.set == name]
+        # A question refused whatever the threshold (no candidate short enough, or none of its
+        # words in the documents) spends the allowance first: the eval counts it too.
+        refused = sum(1 for g in answerable if g.foreign or _pick(g, scores_of(g), margin) is None)
+        confidences = sorted(confidence_of(g, scores_of(g)) for g in answerable
+                             if not (g.foreign or _pick(g, scores_of(g), margin) is None))
+        allowed = int(MAX_FALSE_REFUSALS * len(answerable)) - refused  # this many may fall below the threshold
+        if confidences:
+            ceilings.append(max(0.0, float(confidences[min(max(allowed, 0), len(confidences) - 1)]) - 1e-9))
     if not ceilings:
         return 0.5
     ceiling = min(ceilings)
@@ -383,8 +389,12 @@ def _rankers(tr: list[Group]):
 def _scores_of(ranker):
     import numpy as np
 
+    cache: dict[int, list[float]] = {}  # by id(group): the grid asks for a group's scores many times
+
     def scores(g: Group):
-        return list(ranker.batch(np.asarray(g.rows, dtype=np.float64))) if g.rows else []
+        if id(g) not in cache:
+            cache[id(g)] = list(ranker.batch(np.asarray(g.rows, dtype=np.float64))) if g.rows else []
+        return cache[id(g)]
     return scores
 
 
@@ -417,7 +427,7 @@ def fit_all(groups: list[Group], progress: bool = True):
         ranker=ranker,
         answerer=Linear(ANSWERER_FEATURES, _round(answerer[0]), _round(answerer[1]), _round(answerer[2]),
                         round(answerer[3], 6)),
-        threshold=round(threshold, 6), margin=margin,
+        threshold=math.floor(threshold * 1e6) / 1e6, margin=margin,  # rounded down: a confidence at the cap stays above
         meta={"C_ranker": C, "C_answerer": C2, "train_questions": len(tr), "dev_questions": len(dev),
               "train_rows": sum(len(g.rows) for g in tr), "train_positives": sum(sum(g.labels) for g in tr),
               "train": {k: round(v, 4) for k, v in train_result.items()},

@@ -158,3 +158,18 @@ def test_over_a_collection_an_elliptical_question_keeps_to_the_conversations_doc
     # A turn naming what the conversation never showed starts a new topic: earlier documents drop out.
     shift = _turn("What did Roosevelt say?", "a speech", doc="d9", passages=(_passage("d9", "Roosevelt gave a speech"),))
     assert resolve("When?", [first, second, shift], collection=True).documents == ("d9",)
+
+
+def test_a_repeated_pronoun_keeps_pointing_to_the_same_person():
+    # "she" was read as Mrs. Habicht; the answer quotes another capitalized word ("American"),
+    # which a "which …?" answer would otherwise hand to the next "she".
+    previous = _turn("which country was she trying to get out of?",
+                     "the wives of American citizens, in particular Mrs. Habicht, to leave the Soviet Union",
+                     resolved="which country was Mrs. Habicht trying to get out of?")
+    assert resolve("did she make it out?", [previous]).text == "did Mrs. Habicht make it out?"
+    assert resolve("what was her husband's name?", [previous]).text == "what was Mrs. Habicht’s husband's name?"
+    # Another person's pronoun does not inherit it.
+    assert "Mrs. Habicht" not in resolve("did he get out?", [previous]).text
+    # A possessive read as "Welles’s" gives "Welles".
+    titled = _turn("What was his title?", "The Acting Secretary of State", resolved="What was Welles’s title?")
+    assert resolve("Where was he posted?", [titled]).text == "Where was Welles posted?"

@@ -35,3 +35,25 @@ def test_the_false_refusal_cap_holds_for_each_set_not_only_pooled():
         assert refused <= MAX_FALSE_REFUSALS * len(answerable), (name, threshold, refused)
     # Pooled, 3 of 80 (3.75%) would have allowed a threshold above 0.35.
     assert threshold <= 0.3
+
+
+def test_questions_refused_whatever_the_threshold_spend_the_allowance_first():
+    # 40 answerable questions: 5% allows 2 refusals. One is refused however low the threshold
+    # (none of its words are in the documents; its confidence is high), so only one more may
+    # fall below the threshold, although ten unanswerable questions just above the second
+    # lowest make a higher threshold tempting.
+    conf: dict[str, float] = {}
+    dev = []
+    for i in range(40):
+        g = _group("set", i, True)
+        g.foreign = i == 0
+        conf[g.item_id] = 0.9 if g.foreign else 0.3 + i / 100  # 0.31, 0.32, … for the others
+        dev.append(g)
+    for i in range(10):
+        g = _group("set", 100 + i, False, right=False)
+        conf[g.item_id] = 0.325
+        dev.append(g)
+    threshold = calibrate(dev, lambda g: [1.0], lambda g, s: conf[g.item_id])
+    answerable = [g for g in dev if g.answerable]
+    refused = sum(g.foreign or conf[g.item_id] < threshold for g in answerable)
+    assert refused <= MAX_FALSE_REFUSALS * len(answerable), (threshold, refused)
