@@ -336,9 +336,26 @@ def train(
     fit_model(out, tuple(set_name or SETS))
 
 
-from assistant.evaluate import eval_command  # noqa: E402  (light: the eval's heavy imports are inside it)
+@app.command("eval")
+def eval_set(
+    set_name: str = typer.Option("telegram", "--set", help="A set name in evals/ (telegram, frus1941) or a set file."),
+    split: str = typer.Option("all", "--split", help="Which items: train, dev, test or all (side by side); "
+                              "the baseline comparison covers only this split."),
+    baseline: Path | None = typer.Option(None, "--baseline", help="Baseline JSON (default: evals/baseline-<set>.json when present)."),
+    out: Path | None = typer.Option(None, "--out", help="Write results.json, report.md and report.html into this folder."),
+    update_baseline: bool = typer.Option(False, "--update-baseline", help="Rewrite the baseline with this run's "
+                                         "results (every split: only with --split all)."),
+    index: Path | None = typer.Option(None, "--index", help="Folder of the eval's own index (default: .index/eval-<set>)."),
+    k: int | None = typer.Option(None, "-k", min=1, max=50, help="Passages retrieved (default: the Assistant's)."),
+    llm: str | None = typer.Option(None, "--llm", help="LLM backend, as for `ask --llm` (default: $ASSISTANT_LLM or none)."),
+) -> None:
+    """Run a reference question set and compare it to its baseline (exit 1 on a regression)."""
+    from assistant.evaluate import run_eval  # not imported by the other commands (every ask)
 
-app.command("eval")(eval_command)
+    code = run_eval(set_name, baseline=baseline, out=out, update_baseline=update_baseline, index=index, k=k,
+                    llm=llm, split=split)
+    if code:
+        raise typer.Exit(code)
 
 
 class _NativeStderr:
