@@ -1,6 +1,6 @@
 """The ``assistant`` command: a thin layer on ``assistant.api``.
 
-Heavy imports (torch, Chroma, LangChain, Gradio) happen inside the commands, so
+Heavy imports (torch, Chroma, LangChain, Gradio, the answer stages) happen inside the commands, so
 ``assistant --help`` is instant and ``ask`` never imports Gradio.
 """
 
@@ -106,7 +106,7 @@ def ask(
     llm: str | None = LlmOpt,
 ) -> None:
     """Answer one question from the indexed documents."""
-    from assistant.api import Assistant  # heavy (LangChain, Chroma): keeps --help instant
+    from assistant.api import Assistant  # the answer stages (~0.2 s): keeps --help instant
 
     check_question(question)  # before loading anything
     filters = _filters(doc, date_from, date_to)
@@ -130,7 +130,7 @@ def chat(
     llm: str | None = LlmOpt,
 ) -> None:
     """A conversation: one question per line on stdin; follow-ups use the history."""
-    from assistant.api import Assistant  # heavy (LangChain, Chroma): keeps --help instant
+    from assistant.api import Assistant  # the answer stages (~0.2 s): keeps --help instant
 
     filters = _filters(doc, date_from, date_to)
     assistant = Assistant.open(index=index, collection=collection, k=k, llm=llm, **filters)
