@@ -35,9 +35,7 @@ class Assistant:
     ) -> Assistant:
         settings = Settings.resolve(index=index, collection=collection)
         store = open_for_query(settings)
-        retriever = HybridRetriever(
-            index=store, k=k, filters=Filters(tuple(doc_ids), date_from, date_to)
-        )
+        retriever = HybridRetriever(store, k=k, filters=Filters(tuple(doc_ids), date_from, date_to))
         counts = store.counts()
         subject = "telegram" if counts["documents"] == 1 and _is_telegram(store) else (
             "document" if counts["documents"] == 1 else "documents")
@@ -54,6 +52,13 @@ class Assistant:
     def runnable(self):
         """The LangChain Runnable: ``invoke``/``stream``/``batch`` over {"question", "history"}."""
         return self.chain.runnable
+
+    def as_retriever(self):
+        """The hybrid retrieval as a LangChain ``BaseRetriever`` (``invoke(question)`` → the
+        k Documents the answer is built from, each carrying its chunk and ranks)."""
+        from assistant.langchain_retriever import LangChainRetriever  # LangChain's classes: only when asked for
+
+        return LangChainRetriever(retriever=self.chain.retriever)
 
     def ask(self, question: str, history: list[Answer] | None = None) -> Answer:
         question = check_question(question)

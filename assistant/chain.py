@@ -1,13 +1,15 @@
-"""The answering chain as a LangChain Runnable.
+"""The answering chain, and the LangChain Runnable over it.
 
     {"question", "history"} → resolve follow-up (followup.py) → hybrid retrieval (retrieval.py)
     → question analysis (question.py) → candidates: sentences, clauses, fields (candidates.py)
     → features (features.py) → fitted scorer (scoring.py) → answer or abstain (decision.py)
     → lead span (lead.py) → checked citations → Answer
 
-``invoke`` returns the final ``Answer``; ``stream`` yields ``Answer``s whose text grows
-(the last one carries the citations); ``batch`` answers several inputs. Every step is
-deterministic: ties are broken by ids and offsets, never by iteration order.
+``AnswerChain.answer`` gives the final ``Answer``. ``AnswerChain.runnable`` is the same
+chain as a LangChain Runnable: ``invoke`` returns the final ``Answer``; ``stream`` yields
+``Answer``s whose text grows (the last one carries the citations); ``batch`` answers several
+inputs. Every step is deterministic: ties are broken by ids and offsets, never by iteration
+order.
 """
 
 from __future__ import annotations
@@ -15,9 +17,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from functools import cached_property
 from typing import TYPE_CHECKING
-
-from langchain_core.runnables import RunnableGenerator
 
 from assistant import candidates as cands
 from assistant import decision as decisions
@@ -30,7 +31,10 @@ from assistant.prompts import abstention
 from assistant.retrieval import Filters, HybridRetriever
 from assistant.text import stems
 
-if TYPE_CHECKING:  # the LLM steps (generative.py, grounding.py) load on the first LLM answer:
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableGenerator
+
+    # the LLM steps (generative.py, grounding.py) load on the first LLM answer:
     # they pull LangChain's chat-model and message classes, which an extractive ask never needs
     from assistant.grounding import GroundingChecker
 
@@ -46,7 +50,6 @@ class AnswerChain:
         self.multi_document = multi_document  # a collection: cited documents are named, wording is plural
         self.llm = llm  # a LangChain chat model (assistant.llm.make_llm) or None: extractive only
         self.model_path = model_path  # the answer model file; default assistant/data/answer_model.json
-        self.runnable = RunnableGenerator(self._stream, name="GroundedAnswer")
         self._grounding: GroundingChecker | None = None  # made on the first LLM answer (it embeds)
 
     # --- steps ---------------------------------------------------------------------
@@ -99,9 +102,7 @@ class AnswerChain:
             docs = tuple(d for d in docs if d in own.doc_ids)
         if not docs:
             return self.retriever.search(resolved.text)
-        narrowed = self.retriever.model_copy(update={"filters": Filters(docs, own.date_from, own.date_to)})
-        narrowed.__dict__["_lexicon"] = self.retriever.lexicon()  # the same index: its BM25 is shared
-        hits = narrowed.search(resolved.text)
+        hits = self.retriever.narrowed(Filters(docs, own.date_from, own.date_to)).search(resolved.text)
         return hits or self.retriever.search(resolved.text)
 
     def _resolve(self, question: str, history: list[Answer] | None) -> followup.Resolved:
@@ -205,6 +206,15 @@ class AnswerChain:
                 yield from progressive(final)
 
     # --- Runnable --------------------------------------------------------------------
+
+    @cached_property
+    def runnable(self) -> RunnableGenerator:
+        """The chain as a LangChain Runnable over {"question", "history"}. Made on first use:
+        LangChain's runnables (with its tracers) take ~0.7 s to import, which ``answer``
+        (every ``ask``) never needs."""
+        from langchain_core.runnables import RunnableGenerator
+
+        return RunnableGenerator(self._stream, name="GroundedAnswer")
 
     def _stream(self, inputs: Iterator[dict]) -> Iterator[Answer]:
         for item in inputs:

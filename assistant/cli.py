@@ -1,6 +1,6 @@
 """The ``assistant`` command: a thin layer on ``assistant.api``.
 
-Heavy imports (torch, Chroma, LangChain, Gradio) happen inside the commands, so
+Heavy imports (torch, Chroma, LangChain, Gradio, the answer stages) happen inside the commands, so
 ``assistant --help`` is instant and ``ask`` never imports Gradio.
 """
 
@@ -106,7 +106,7 @@ def ask(
     llm: str | None = LlmOpt,
 ) -> None:
     """Answer one question from the indexed documents."""
-    from assistant.api import Assistant  # heavy (LangChain, Chroma): keeps --help instant
+    from assistant.api import Assistant  # the answer stages (~0.2 s): keeps --help instant
 
     check_question(question)  # before loading anything
     filters = _filters(doc, date_from, date_to)
@@ -130,7 +130,7 @@ def chat(
     llm: str | None = LlmOpt,
 ) -> None:
     """A conversation: one question per line on stdin; follow-ups use the history."""
-    from assistant.api import Assistant  # heavy (LangChain, Chroma): keeps --help instant
+    from assistant.api import Assistant  # the answer stages (~0.2 s): keeps --help instant
 
     filters = _filters(doc, date_from, date_to)
     assistant = Assistant.open(index=index, collection=collection, k=k, llm=llm, **filters)
@@ -336,9 +336,26 @@ def train(
     fit_model(out, tuple(set_name or SETS))
 
 
-from assistant.evaluate import eval_command  # noqa: E402  (light: the eval's heavy imports are inside it)
+@app.command("eval")
+def eval_set(
+    set_name: str = typer.Option("telegram", "--set", help="A set name in evals/ (telegram, frus1941) or a set file."),
+    split: str = typer.Option("all", "--split", help="Which items: train, dev, test or all (side by side); "
+                              "the baseline comparison covers only this split."),
+    baseline: Path | None = typer.Option(None, "--baseline", help="Baseline JSON (default: evals/baseline-<set>.json when present)."),
+    out: Path | None = typer.Option(None, "--out", help="Write results.json, report.md and report.html into this folder."),
+    update_baseline: bool = typer.Option(False, "--update-baseline", help="Rewrite the baseline with this run's "
+                                         "results (every split: only with --split all)."),
+    index: Path | None = typer.Option(None, "--index", help="Folder of the eval's own index (default: .index/eval-<set>)."),
+    k: int | None = typer.Option(None, "-k", min=1, max=50, help="Passages retrieved (default: the Assistant's)."),
+    llm: str | None = typer.Option(None, "--llm", help="LLM backend, as for `ask --llm` (default: $ASSISTANT_LLM or none)."),
+) -> None:
+    """Run a reference question set and compare it to its baseline (exit 1 on a regression)."""
+    from assistant.evaluate import run_eval  # not imported by the other commands (every ask)
 
-app.command("eval")(eval_command)
+    code = run_eval(set_name, baseline=baseline, out=out, update_baseline=update_baseline, index=index, k=k,
+                    llm=llm, split=split)
+    if code:
+        raise typer.Exit(code)
 
 
 class _NativeStderr:

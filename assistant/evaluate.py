@@ -8,8 +8,8 @@ prints each item of the split that changed, old → new, and exits 1 when an ite
 fails or an aggregate of the split drops by more than its tolerance. A baseline is only written
 from a run of every split, so it is never half-updated.
 
-Only light imports at module level: the CLI imports this module to register the command, and
-torch/chromadb load when an eval actually runs.
+The command itself (its options) is in cli.py, which imports this module only when an eval
+runs; torch/chromadb load when the eval opens its index.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ import json
 import os
 import time
 from pathlib import Path
-
-import typer
 
 from assistant import metrics
 from assistant.config import PROJECT_ROOT, Settings
@@ -349,25 +347,6 @@ def tolerances_for(evalset) -> dict[str, float]:
 
 
 # --- the command ----------------------------------------------------------------------------------
-
-
-def eval_command(
-    set_name: str = typer.Option("telegram", "--set", help="A set name in evals/ (telegram, frus1941) or a set file."),
-    split: str = typer.Option("all", "--split", help="Which items: train, dev, test or all (side by side); "
-                              "the baseline comparison covers only this split."),
-    baseline: Path | None = typer.Option(None, "--baseline", help="Baseline JSON (default: evals/baseline-<set>.json when present)."),
-    out: Path | None = typer.Option(None, "--out", help="Write results.json, report.md and report.html into this folder."),
-    update_baseline: bool = typer.Option(False, "--update-baseline", help="Rewrite the baseline with this run's "
-                                         "results (every split: only with --split all)."),
-    index: Path | None = typer.Option(None, "--index", help="Folder of the eval's own index (default: .index/eval-<set>)."),
-    k: int | None = typer.Option(None, "-k", min=1, max=50, help="Passages retrieved (default: the Assistant's)."),
-    llm: str | None = typer.Option(None, "--llm", help="LLM backend, as for `ask --llm` (default: $ASSISTANT_LLM or none)."),
-) -> None:
-    """Run a reference question set and compare it to its baseline (exit 1 on a regression)."""
-    code = run_eval(set_name, baseline=baseline, out=out, update_baseline=update_baseline, index=index, k=k,
-                    llm=llm, split=split)
-    if code:
-        raise typer.Exit(code)
 
 
 def run_eval(set_name: str, *, baseline: Path | None = None, out: Path | None = None,

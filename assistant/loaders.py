@@ -13,14 +13,20 @@ from pathlib import Path
 
 from assistant.documents import TEXT_SUFFIXES, Document, check_size, load_text_file
 from assistant.errors import UserError
-from assistant.tei import load_tei
 
 XML_SUFFIXES = (".xml",)
+
+
+def _load_tei(path: Path) -> list[Document]:
+    from assistant.tei import load_tei as read_volume  # lxml: not on an ask whose sources are text files
+
+    return read_volume(path)
+
 
 Loader = Callable[[Path], list[Document]]
 LOADERS: dict[str, Loader] = {
     **dict.fromkeys(TEXT_SUFFIXES, load_text_file),
-    **dict.fromkeys(XML_SUFFIXES, load_tei),
+    **dict.fromkeys(XML_SUFFIXES, _load_tei),
 }
 
 

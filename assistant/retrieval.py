@@ -5,17 +5,16 @@ rare exact words a class asks about (names like "Roszkowski", numbers like "352"
 RRF needs no score calibration between the two. BM25 runs in the keyword index on disk
 (keyword_store.py, SQLite FTS5 over the chunks' ``search_text`` tokens), written by ingest;
 the passages retrieved are read from it too.
+
+A plain class: LangChain (whose retriever classes take ~0.5 s to import) is not on the ask
+path. ``Assistant.as_retriever()`` (langchain_retriever.py) wraps it as a LangChain
+``BaseRetriever`` for callers who want one.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document as LCDocument
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
 from assistant.chunks import Chunk
 from assistant.config import DEFAULT_K
@@ -175,23 +174,26 @@ class ChunkVectors:
         return [(self.ids[i], float(sims[i])) for i in order if np.isfinite(sims[i])]
 
 
-class HybridRetriever(BaseRetriever):
-    """Top-k chunks for a question; each LangChain Document carries the chunk and its ranks."""
+class HybridRetriever:
+    """Top-k chunks for a question (``search``), each with its ranks and scores."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    index: Index
-    k: int = DEFAULT_K
-    filters: Filters = Filters()
+    def __init__(self, index: Index, k: int = DEFAULT_K, filters: Filters | None = None,
+                 lexicon: Lexicon | None = None):
+        self.index = index
+        self.k = k
+        self.filters = filters or Filters()
+        # Built once per retriever (an Assistant is reopened to see a re-ingested index),
+        # on the first search.
+        self._lexicon = lexicon
 
     def lexicon(self) -> Lexicon:
-        # Built once per retriever: an Assistant is reopened to see a re-ingested index.
-        if "_lexicon" not in self.__dict__:
-            self.__dict__["_lexicon"] = Lexicon(self.index)
-        return self.__dict__["_lexicon"]
+        if self._lexicon is None:
+            self._lexicon = Lexicon(self.index)
+        return self._lexicon
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
-        return [self.to_document(c, info) for c, info in self.search(query)]
+    def narrowed(self, filters: Filters) -> HybridRetriever:
+        """The same search over the same index (its keyword index shared) with other filters."""
+        return HybridRetriever(self.index, self.k, filters, lexicon=self.lexicon())
 
     def dense(self, query: str) -> list[tuple[str, float]]:
         """The CANDIDATES chunks nearest the question by cosine similarity, best first."""
@@ -243,8 +245,4 @@ class HybridRetriever(BaseRetriever):
                 f"bm25 {i.get('bm25_rank', '-')}/{i.get('bm25_score', 0):.2f}" for n, (cid, i) in enumerate(top, 1)))
         records = self.lexicon().store.chunks([cid for cid, _ in top])  # the top k only, from the keyword index
         return [(records[cid], info) for cid, info in top if cid in records]
-
-    @staticmethod
-    def to_document(chunk: Chunk, info: dict) -> LCDocument:
-        return LCDocument(page_content=chunk.text, id=chunk.id, metadata={"chunk": chunk, **info})
 

@@ -156,6 +156,22 @@ def test_runnable_invoke_stream_batch(assistant):
     assert [b.abstained for b in batch] == [False, True]
 
 
+def test_langchain_retriever_returns_the_searched_chunks_in_order(assistant):
+    """``as_retriever()`` (a LangChain BaseRetriever) gives the chunks the answer is built
+    from: the plain hybrid search's, in its order, with their ranks."""
+    from langchain_core.documents import Document
+    from langchain_core.retrievers import BaseRetriever
+
+    retriever = assistant.as_retriever()
+    assert isinstance(retriever, BaseRetriever)
+    for question in ("What did the Judge require?", "Who signed this telegram?", "What is the telegram number?"):
+        searched = assistant.chain.retriever.search(question)
+        docs = retriever.invoke(question)
+        assert len(searched) > 1 and all(isinstance(d, Document) for d in docs)
+        assert [(d.id, d.page_content) for d in docs] == [(c.id, c.text) for c, _ in searched]
+        assert [d.metadata for d in docs] == [{"chunk": c, **info} for c, info in searched]
+
+
 def test_json_shape(assistant):
     d = assistant.ask("What did the Judge require?").to_dict()
     assert {"question", "answer", "abstained", "citations", "related", "lead", "resolved_question",
