@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from pathlib import Path
 
 from assistant.answer import register_ingest_paths
@@ -31,6 +32,7 @@ from assistant.chroma_store import (
     INDEX_FORMAT,
     LOCK_FILE,
     ChromaStore,
+    chroma_generation,
     chroma_stamp,
     failure_error,
     is_index_failure,
@@ -88,8 +90,9 @@ class Index:
         if not (db.is_file() and writable(db) and path.is_file() and writable(path)):
             return False
         keywords = KeywordStore(path)
+        stamp = chroma_stamp(settings.index_dir)
         try:
-            snapshot = keywords.snapshot(chroma_stamp(settings.index_dir))
+            snapshot = keywords.snapshot(stamp)
         except StoreDamaged:
             snapshot = None
         want = self.store.model_identity()
@@ -100,8 +103,19 @@ class Index:
         self.ingester.use_keywords(keywords)
         self.lookups = KeywordLookups(self.store, keywords, manifest, counts)
         self.from_snapshot = True
+        # Chroma opened later in this process (the dense leg of a collection too large for
+        # the exact search) rewrites its file: the snapshot is confirmed for the next
+        # process when nothing wrote to Chroma since (else every reopen would open Chroma).
+        self.store.on_connect = lambda: self._confirm_snapshot(keywords, stamp)
         self.store.prepare_embeddings()
         return True
+
+    def _confirm_snapshot(self, keywords: KeywordStore, seen: str) -> None:
+        index_dir = self.settings.index_dir
+        try:
+            keywords.confirm_stamp(seen, chroma_stamp(index_dir), lambda: chroma_generation(index_dir))
+        except sqlite3.Error as exc:  # (busy or damaged: the next ask opens Chroma, as before)
+            log.debug("could not confirm the snapshot of %s (%s)", keywords.path, exc)
 
     @property
     def read_only(self) -> bool:
