@@ -87,8 +87,8 @@ def get_all(collection, include: list[str], page: int = 5000, where: dict | None
 def chroma_stamp(index_dir: Path) -> str:
     """Size and modification time of the local Chroma database files: any Chroma session
     changes it (Chroma writes to its database when a client opens it), and so does damage.
-    (A session of a process that answered from the snapshot confirms it afterwards:
-    ``ChromaStore.on_connect``.)"""
+    (A process that answered from the snapshot and then only read Chroma confirms the
+    snapshot for the new stamp: ``Index.confirm_snapshot``.)"""
     parts = []
     for name in ("chroma.sqlite3", "chroma.sqlite3-wal"):
         try:

@@ -246,6 +246,14 @@ class KeywordStore:
                            [("identity", json.dumps(identity, sort_keys=True)), ("units", str(units)),
                             ("stamp", stamp), ("generation", generation or ""), ("snapshot", "1")])
 
+    def snapshot_stamp(self) -> str | None:
+        """The stamp of Chroma's files the snapshot was written or confirmed with (None: no snapshot)."""
+        try:
+            meta = self._meta(self.db)
+        except sqlite3.Error:
+            return None
+        return meta.get("stamp") if meta.get("snapshot") == "1" else None
+
     def confirm_stamp(self, seen: str, stamp: str, generation: Callable[[], str | None]) -> bool:
         """After a Chroma client of a process that answered from the snapshot (stamp
         ``seen``) opened the index, which rewrites Chroma's file: the snapshot holds

@@ -33,7 +33,7 @@ MAX_FIELDS = 2  # structural passages among the k retrieved
 # Chroma's local HNSW is approximate and its graph differs from process to process (the
 # same question gave different passages after a restart: about one top-20 in four
 # differed); an exact search gives the same passages every time. Above it, HNSW.
-EXACT_DENSE_MAX = 100_000  # ~150 MB of float32 vectors at most (mapped, see ChunkVectors)
+EXACT_DENSE_MAX = 400_000  # ~600 MB of float32 vectors at most (mapped, see ChunkVectors)
 SIMILARITY_DECIMALS = 6  # ties below float noise are broken by chunk id, on any CPU
 # Rows whose float32 cosine is this far below the n-th best are left out of the float64
 # scoring (ChunkVectors.nearest): twice the float32 error bound plus the rounding step.
@@ -142,7 +142,12 @@ class ChunkVectors:
         import numpy as np
 
         self.matrix = np.asarray(matrix, dtype=np.float32)  # (no copy of a float32 matrix or mapping)
-        self.ids, self.doc_ids, self.dates = ids, doc_ids, dates
+        # One string per document and per date, not per chunk (a document has ~13 chunks).
+        docs: dict[str, str] = {}
+        days: dict[str | None, str | None] = {}
+        self.ids = ids
+        self.doc_ids = [docs.setdefault(d, d) for d in doc_ids]
+        self.dates = [days.setdefault(t, t) for t in dates]
 
     @classmethod
     def open(cls, index: Index, store: KeywordStore) -> ChunkVectors:
@@ -224,6 +229,7 @@ class HybridRetriever(BaseRetriever):
         n = min(CANDIDATES, max(1, lexicon.n or chunks_col.count()))
         got = chunks_col.query(query_embeddings=[qv], n_results=n, where=self.filters.chroma_where(),
                                include=["distances"])
+        self.index.confirm_snapshot()  # (loading the HNSW index may rewrite Chroma's file)
         return [(i, 1.0 - d) for i, d in zip(got["ids"][0], got["distances"][0])]
 
     def search(self, query: str) -> list[tuple[Chunk, dict]]:
