@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -85,7 +86,9 @@ def get_all(collection, include: list[str], page: int = 5000, where: dict | None
 
 def chroma_stamp(index_dir: Path) -> str:
     """Size and modification time of the local Chroma database files: any Chroma session
-    changes it (Chroma writes to its database when a client opens it), and so does damage."""
+    changes it (Chroma writes to its database when a client opens it), and so does damage.
+    (A process that answered from the snapshot and then only read Chroma confirms the
+    snapshot for the new stamp: ``Index.confirm_snapshot``.)"""
     parts = []
     for name in ("chroma.sqlite3", "chroma.sqlite3-wal"):
         try:
@@ -94,6 +97,46 @@ def chroma_stamp(index_dir: Path) -> str:
             continue
         parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
     return " ".join(parts)
+
+
+# Chroma's record of its writes, in its own database: every add, upsert, update or delete
+# is an entry of its log (``embeddings_queue``, whose seq_id only grows; entries are purged
+# once applied, never the last) applied to each metadata segment (``max_seq_id``); a
+# collection made, changed or dropped changes its rows in ``collections``,
+# ``collection_metadata`` and ``segments``. Opening a client rewrites the database file
+# (so ``chroma_stamp`` changes) but none of these rows: a session that only reads leaves
+# them as they were, any writer (an ingest, another tool, a Chroma server on the folder)
+# changes them.
+_WRITE_RECORD = (
+    "SELECT segment_id, seq_id FROM max_seq_id ORDER BY segment_id",
+    "SELECT max(seq_id) FROM embeddings_queue",
+    "SELECT id, name, dimension, database_id, config_json_str FROM collections ORDER BY id",
+    "SELECT * FROM collection_metadata ORDER BY 1, 2",
+    "SELECT id, type, scope, collection FROM segments ORDER BY id",
+    "SELECT * FROM segment_metadata ORDER BY 1, 2",
+)
+
+
+def chroma_generation(index_dir: Path) -> str | None:
+    """A digest of Chroma's record of its writes (``_WRITE_RECORD``) in the local index,
+    read without writing; None when the database cannot be read so."""
+    import hashlib
+    import json
+    import sqlite3
+
+    db_file = index_dir / "chroma.sqlite3"
+    if not db_file.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"{db_file.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            rows = [db.execute(query).fetchall() for query in _WRITE_RECORD]
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    text = json.dumps(rows, default=lambda v: v.hex() if isinstance(v, bytes) else repr(v))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def unit_id(key: tuple[str, int, int]) -> str:
@@ -110,6 +153,8 @@ class ChromaStore:
         self.snapshot: Path | None = None  # that private copy
         self._client = None
         self._stores: tuple | None = None
+        # Called once a local client has opened (Chroma has rewritten its file by then).
+        self.on_connect: Callable[[], None] | None = None
 
     # --- connection ---------------------------------------------------------------
 
@@ -132,11 +177,14 @@ class ChromaStore:
         if not _writable(path / "chroma.sqlite3"):
             path = self._read_only_snapshot(path)
         try:
-            return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+            client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
         except BaseException as exc:  # (a damaged file can make Chroma's Rust core panic)
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
             raise self.damaged(exc) from None
+        if self.on_connect is not None and not self.read_only:
+            self.on_connect()
+        return client
 
     def _connect_server(self, chromadb, chroma_settings):
         url = urlparse(self.settings.chroma_url)

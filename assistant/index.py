@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from pathlib import Path
 
 from assistant.answer import register_ingest_paths
@@ -31,6 +32,7 @@ from assistant.chroma_store import (
     INDEX_FORMAT,
     LOCK_FILE,
     ChromaStore,
+    chroma_generation,
     chroma_stamp,
     failure_error,
     is_index_failure,
@@ -63,6 +65,7 @@ class Index:
         self.lookups: IndexLookups = IndexLookups(self.store)
         self.ingester = Ingest(self.store, self.lock)
         self.from_snapshot = False  # opened from the keyword index's snapshot: Chroma not opened
+        self._snapshot_stamp: str | None = None  # Chroma's stamp the snapshot holds, as this process left it
 
     # --- connection (chroma_store.py) --------------------------------------------------
 
@@ -88,8 +91,9 @@ class Index:
         if not (db.is_file() and writable(db) and path.is_file() and writable(path)):
             return False
         keywords = KeywordStore(path)
+        stamp = chroma_stamp(settings.index_dir)
         try:
-            snapshot = keywords.snapshot(chroma_stamp(settings.index_dir))
+            snapshot = keywords.snapshot(stamp)
         except StoreDamaged:
             snapshot = None
         want = self.store.model_identity()
@@ -100,8 +104,38 @@ class Index:
         self.ingester.use_keywords(keywords)
         self.lookups = KeywordLookups(self.store, keywords, manifest, counts)
         self.from_snapshot = True
+        self._snapshot_stamp = stamp
+        self.store.on_connect = self.confirm_snapshot
         self.store.prepare_embeddings()
         return True
+
+    def track_snapshot(self) -> None:
+        """The snapshot just written for Chroma's files as they are (``refresh_snapshot``
+        of an ask that opened Chroma): this process confirms it after its later reads too."""
+        if self.settings.chroma_url or self.read_only:
+            return
+        stamp = chroma_stamp(self.settings.index_dir)
+        if self.ingester.keywords.snapshot_stamp() == stamp:
+            self._snapshot_stamp = stamp
+
+    def confirm_snapshot(self) -> None:
+        """After this process used Chroma only to read (opening a client, or a query that
+        loads its HNSW index, rewrites Chroma's file): the snapshot it answered from is
+        confirmed for the next process when nothing wrote to Chroma since
+        (``KeywordStore.confirm_stamp``); else every later ask would open Chroma."""
+        seen = self._snapshot_stamp
+        if seen is None:
+            return
+        index_dir = self.settings.index_dir
+        now = chroma_stamp(index_dir)
+        if now == seen:
+            return
+        try:
+            confirmed = self.ingester.keywords.confirm_stamp(seen, now, lambda: chroma_generation(index_dir))
+        except sqlite3.Error as exc:  # (busy or damaged: the next ask opens Chroma, as before)
+            log.debug("could not confirm the snapshot of %s (%s)", self.ingester.keywords.path, exc)
+            confirmed = False
+        self._snapshot_stamp = now if confirmed else None  # (not confirmed: someone wrote; stop)
 
     @property
     def read_only(self) -> bool:
@@ -224,6 +258,7 @@ def open_for_query(settings: Settings, embeddings: LocalEmbeddings | None = None
     index.stores  # noqa: B018  (opens and checks the model)
     index.complete_pending()
     index.ingester.refresh_snapshot()  # (the next ask need not open Chroma)
+    index.track_snapshot()
     _register_paths(index)
     return index
 

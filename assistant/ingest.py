@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from assistant.chroma_store import ChromaStore, chroma_stamp, get_all, unit_id
+from assistant.chroma_store import ChromaStore, chroma_generation, chroma_stamp, get_all, unit_id
 from assistant.chunks import Chunk, document_context, iter_chunks
 from assistant.documents import Document, assign_doc_ids, is_empty
 from assistant.errors import UserError
@@ -296,7 +296,8 @@ class Ingest:
         if not path.exists():
             save_vector_cache(path, chunk_matrix(chunks_col, self.keywords)[0])
         identity, units = dict(chunks_col.metadata or {}), units_col.count()
-        self.keywords.write_snapshot(manifest, identity, units, chroma_stamp(self.store.settings.index_dir))
+        index_dir = self.store.settings.index_dir
+        self.keywords.write_snapshot(manifest, identity, units, chroma_stamp(index_dir), chroma_generation(index_dir))
         return True
 
     def refresh_snapshot(self) -> None:

@@ -11,7 +11,8 @@ number of documents (the words the documents use); each sentence's (unit's) vect
 copy of the Chroma manifest with the collection's model identity, written when an ingest
 ends ("snapshot"): an ``ask`` on a local index reads all it needs from here and never
 opens Chroma (``snapshot()``; a running or interrupted ingest clears it first, and any
-Chroma session since changes the stamp of its files it was written with).
+Chroma session since changes the stamp of its files it was written with, except one of a
+process that answered from the snapshot and found no write since: ``confirm_stamp``).
 
 Ranking: the Lucene BM25 that bm25s used (k1 1.5, b 0.75, idf log(1 + (N - n + .5)/(n + .5)),
 float32 as bm25s), computed from the stored tokens of the chunks FTS5 ``MATCH`` finds, rarest
@@ -30,7 +31,7 @@ import os
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from assistant.chunks import Chunk
@@ -233,14 +234,42 @@ class KeywordStore:
         """Before a writer touches Chroma: readers go to Chroma until ``write_snapshot``."""
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('snapshot', '0')")
 
-    def write_snapshot(self, manifest: dict[str, dict], identity: dict, units: int, stamp: str) -> None:
+    def write_snapshot(self, manifest: dict[str, dict], identity: dict, units: int, stamp: str,
+                       generation: str | None = None) -> None:
+        """``stamp``: Chroma's files as left (``chroma_stamp``); ``generation``: its record
+        of writes (``chroma_generation``), what ``confirm_stamp`` compares."""
         with _transaction(self.db) as db:
             db.execute("DELETE FROM manifest")
             db.executemany("INSERT INTO manifest VALUES (?, ?)",
                            ((d, json.dumps(m, sort_keys=True)) for d, m in manifest.items()))
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                            [("identity", json.dumps(identity, sort_keys=True)), ("units", str(units)),
-                            ("stamp", stamp), ("snapshot", "1")])
+                            ("stamp", stamp), ("generation", generation or ""), ("snapshot", "1")])
+
+    def snapshot_stamp(self) -> str | None:
+        """The stamp of Chroma's files the snapshot was written or confirmed with (None: no snapshot)."""
+        try:
+            meta = self._meta(self.db)
+        except sqlite3.Error:
+            return None
+        return meta.get("stamp") if meta.get("snapshot") == "1" else None
+
+    def confirm_stamp(self, seen: str, stamp: str, generation: Callable[[], str | None]) -> bool:
+        """After a Chroma client of a process that answered from the snapshot (stamp
+        ``seen``) opened the index, which rewrites Chroma's file: the snapshot holds
+        with Chroma's files as they are now (``stamp``, taken after the client opened)
+        when Chroma's record of writes (``generation()``, read inside this transaction,
+        so an ingest clearing the snapshot waits for it) is still the one it was written
+        with. False (nothing changed) otherwise: the next ask opens Chroma."""
+        with _transaction(self.db) as db:
+            meta = self._meta(db)
+            recorded = meta.get("generation")
+            if meta.get("snapshot") != "1" or meta.get("stamp") != seen or not recorded:
+                return False
+            if generation() != recorded:
+                return False
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (stamp,))
+        return True
 
     def search(self, tokens: list[str], k: int, doc_ids: tuple[str, ...] = (), date_from: str | None = None,
                date_to: str | None = None) -> list[tuple[str, float]]:

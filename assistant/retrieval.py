@@ -32,8 +32,11 @@ MAX_FIELDS = 2  # structural passages among the k retrieved
 # Chroma's local HNSW is approximate and its graph differs from process to process (the
 # same question gave different passages after a restart: about one top-20 in four
 # differed); an exact search gives the same passages every time. Above it, HNSW.
-EXACT_DENSE_MAX = 100_000  # ~300 MB of float64 vectors at most
+EXACT_DENSE_MAX = 400_000  # ~600 MB of float32 vectors at most (mapped, see ChunkVectors)
 SIMILARITY_DECIMALS = 6  # ties below float noise are broken by chunk id, on any CPU
+# Rows whose float32 cosine is this far below the n-th best are left out of the float64
+# scoring (ChunkVectors.nearest): twice the float32 error bound plus the rounding step.
+FLOAT32_MARGIN = 1e-4
 
 
 @dataclass
@@ -126,18 +129,24 @@ class Lexicon:
 
 
 class ChunkVectors:
-    """The chunks' embeddings as one unit-length matrix, rows in chunk id order.
+    """The chunks' embeddings as one unit-length float32 matrix, rows in chunk id order.
 
-    Cached beside the index under the index revision, so a new process reads one file
-    instead of paging every vector out of Chroma."""
+    Cached beside the index under the index revision and mapped from that file, not read
+    into memory: a new process opens it at once, and the pages are the page cache's,
+    shared by every process answering from the index. A question is one float32
+    matrix-vector product over it, and then the rows that can rank among the best,
+    scored again in float64 (``nearest``)."""
 
     def __init__(self, matrix, ids: list[str], doc_ids: list[str], dates: list[str | None]):
         import numpy as np
 
-        # Held in float64 once (the file is float32): each query is one matrix-vector
-        # product, with no per-query copy of the matrix.
-        self.matrix = np.asarray(matrix, dtype=np.float64)
-        self.ids, self.doc_ids, self.dates = ids, doc_ids, dates
+        self.matrix = np.asarray(matrix, dtype=np.float32)  # (no copy of a float32 matrix or mapping)
+        # One string per document and per date, not per chunk (a document has ~13 chunks).
+        docs: dict[str, str] = {}
+        days: dict[str | None, str | None] = {}
+        self.ids = ids
+        self.doc_ids = [docs.setdefault(d, d) for d in doc_ids]
+        self.dates = [days.setdefault(t, t) for t in dates]
 
     @classmethod
     def open(cls, index: Index, store: KeywordStore) -> ChunkVectors:
@@ -147,7 +156,8 @@ class ChunkVectors:
         if path.exists():
             ids, doc_ids, dates = store.chunk_index()
             try:
-                matrix = np.load(path, allow_pickle=False)
+                # (Safe to map: the cache is replaced by renaming a new file over it, never rewritten.)
+                matrix = np.load(path, mmap_mode="r", allow_pickle=False)
                 if matrix.ndim != 2 or matrix.shape[0] != len(ids):
                     raise ValueError(f"{matrix.shape[0] if matrix.ndim else 0} rows for {len(ids)} chunks")
                 return cls(matrix, ids, doc_ids, dates)
@@ -159,19 +169,34 @@ class ChunkVectors:
         return cls(matrix, ids, doc_ids, dates)
 
     def nearest(self, query_vector, n: int, filters: Filters) -> list[tuple[str, float]]:
+        """The ``n`` rows most similar to the query, best first, with their cosines rounded
+        to SIMILARITY_DECIMALS; ties by chunk id.
+
+        Exactly what one float64 product over the whole matrix gives, at the cost of a
+        float32 one: a float32 cosine is within FLOAT32_MARGIN / 2 of the float64 one (the
+        matrix is float32 already; a 384-term dot product of unit vectors errs by < 3e-5),
+        so a row whose float32 cosine is more than FLOAT32_MARGIN below the n-th best is
+        below at least n rows in float64 by more than the rounding step and cannot be
+        among them; every other row is scored again in float64."""
         import numpy as np
 
-        if not self.ids:
+        if not self.ids or n <= 0:
             return []
         q = np.asarray(query_vector, dtype=np.float64)
         q /= np.linalg.norm(q) or 1.0
-        sims = np.round(self.matrix @ q, SIMILARITY_DECIMALS)
+        coarse = self.matrix @ q.astype(np.float32)
+        keep = None
         if filters.active():
             keep = np.fromiter((filters.admits(d, t) for d, t in zip(self.doc_ids, self.dates)),
                                dtype=bool, count=len(self.ids))
-            sims = np.where(keep, sims, -np.inf)
-        order = np.lexsort((np.arange(len(sims)), -sims))[:n]  # best first; ties by chunk id
-        return [(self.ids[i], float(sims[i])) for i in order if np.isfinite(sims[i])]
+            coarse = np.where(keep, coarse, -np.inf)
+        nth = np.partition(coarse, len(coarse) - n)[len(coarse) - n] if n < len(coarse) else coarse.min()
+        rows = np.flatnonzero(coarse >= nth - FLOAT32_MARGIN)  # ascending: chunk id order
+        sims = np.round(np.asarray(self.matrix[rows], dtype=np.float64) @ q, SIMILARITY_DECIMALS)
+        if keep is not None:
+            sims = np.where(keep[rows], sims, -np.inf)
+        order = np.lexsort((rows, -sims))[:n]  # best first; ties by chunk id
+        return [(self.ids[rows[i]], float(sims[i])) for i in order if np.isfinite(sims[i])]
 
 
 class HybridRetriever:
@@ -206,6 +231,7 @@ class HybridRetriever:
         n = min(CANDIDATES, max(1, lexicon.n or chunks_col.count()))
         got = chunks_col.query(query_embeddings=[qv], n_results=n, where=self.filters.chroma_where(),
                                include=["distances"])
+        self.index.confirm_snapshot()  # (loading the HNSW index may rewrite Chroma's file)
         return [(i, 1.0 - d) for i, d in zip(got["ids"][0], got["distances"][0])]
 
     def search(self, query: str) -> list[tuple[Chunk, dict]]:

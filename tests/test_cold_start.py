@@ -5,6 +5,7 @@ fresh process has imported once it has answered, so it is steady on a busy machi
 """
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -156,3 +157,73 @@ def test_chunk_look_ups_from_the_keyword_index_are_chromas(telegram_index, doc_i
 
     assert rows(ours) == rows(chroma)
     assert bool(ours) == ("000_fa8f81718d3b4c51" in doc_ids)
+
+
+ASK_THROUGH_CHROMA_HNSW = """
+import json, sys
+import assistant.retrieval
+from assistant.cli import main
+from assistant.index import Index
+assistant.retrieval.EXACT_DENSE_MAX = 0  # the dense leg queries Chroma's HNSW, as above that many chunks
+opened = []
+open_from_snapshot = Index.open_from_snapshot
+def recording_open(self):
+    opened.append(open_from_snapshot(self))
+    return opened[-1]
+Index.open_from_snapshot = recording_open
+question, index = sys.argv[1:3]
+sys.argv = ["assistant", "ask", question, "--index", index]
+try:
+    main()
+except SystemExit as exc:
+    assert not exc.code, exc.code
+print(json.dumps({"from_snapshot": opened == [True], "chromadb": "chromadb" in sys.modules}))
+"""
+
+
+def ask_through_hnsw(index, question) -> tuple[str, dict]:
+    proc = subprocess.run([sys.executable, "-c", ASK_THROUGH_CHROMA_HNSW, question, str(index)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    *answer, seen = proc.stdout.strip().splitlines()
+    return "\n".join(answer), json.loads(seen)
+
+
+def test_asks_that_query_chromas_hnsw_leave_the_snapshot_valid_and_writes_do_not(tmp_path):
+    """Above the exact search's size the dense leg opens Chroma, which rewrites its file:
+    the next process still answers from the snapshot (no write since), while an ingest
+    and a write by another Chroma client between two asks are seen by the next one."""
+    import chromadb
+
+    docs = tmp_path / "docs"
+    shutil.copytree(SEEDS, docs)
+    index = tmp_path / "index"
+
+    def ingest():
+        proc = subprocess.run([sys.executable, "-m", "assistant.cli", "ingest", str(docs), "--index", str(index)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+
+    ingest()
+    question = "Who signed this telegram?"
+    first, seen = ask_through_hnsw(index, question)
+    assert seen == {"from_snapshot": True, "chromadb": True}  # opened from the snapshot, then HNSW
+    again, seen = ask_through_hnsw(index, question)
+    assert seen == {"from_snapshot": True, "chromadb": True}  # the first ask's Chroma session left it valid
+    assert again == first and "Welles" in first
+
+    (doc,) = docs.iterdir()  # an edit, ingested: the next ask answers from the new snapshot
+    doc.write_text(doc.read_text().replace("Welles", "Hull"))
+    ingest()
+    edited, seen = ask_through_hnsw(index, question)
+    assert seen["from_snapshot"] and "Hull" in edited and "Welles" not in edited
+
+    client = chromadb.PersistentClient(path=str(index))  # another tool writes (the same metadata again)
+    chunks = client.get_collection("telegram")
+    got = chunks.get(limit=1, include=["metadatas"])
+    chunks.update(ids=got["ids"], metadatas=got["metadatas"])
+    del chunks, client
+    after, seen = ask_through_hnsw(index, question)
+    assert not seen["from_snapshot"] and after == edited  # through Chroma, which wrote the snapshot again
+    _, seen = ask_through_hnsw(index, question)
+    assert seen["from_snapshot"]
