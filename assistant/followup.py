@@ -290,7 +290,11 @@ def _substituted(question: str, previous, quotes: str, prev_q: str) -> str | Non
     kinds = pairs("pronouns")
     found = {mm.start(): kinds[mm.group(0).lower()] for mm in re.finditer(r"\b[A-Za-z]+\b", question)
              if mm.group(0).lower() in kinds}
-    person = {s: k for s, k in found.items() if k.startswith("person")}
+    # A possessive after a name of the question itself is that name's ("Where did Lane repeat
+    # his telegram?"): it is left as it is.
+    own = [at for at, _ in names(question)]
+    person = {s: k for s, k in found.items() if k.startswith("person")
+              and not (k.endswith("possessive") and any(at < s for at in own))}
     who = antecedent(previous, question) if person else None
     if who:
         return _replace(question, person, who)

@@ -173,3 +173,12 @@ def test_a_repeated_pronoun_keeps_pointing_to_the_same_person():
     # A possessive read as "Welles’s" gives "Welles".
     titled = _turn("What was his title?", "The Acting Secretary of State", resolved="What was Welles’s title?")
     assert resolve("Where was he posted?", [titled]).text == "Where was Welles posted?"
+
+
+def test_a_possessive_after_a_name_of_the_question_is_that_names():
+    previous = _turn("Who was the Guatemalan foreign minister?", "the Guatemalan Minister for Foreign Affairs",
+                     lead="Foreign Affairs")
+    resolved = resolve("Where did Lane repeat his telegram?", [previous])
+    assert resolved.followup and resolved.text.startswith("Where did Lane repeat his telegram?")
+    # Without a name of its own, the possessive is still the last answer's person.
+    assert resolve("Where did he repeat his telegram?", [previous]).text != "Where did he repeat his telegram?"
