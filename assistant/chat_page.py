@@ -35,8 +35,12 @@ from assistant.config import check_question
 from assistant.errors import UserError
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Gradio runs every event inside a switch of matplotlib's backend to "agg" (it imports
+# matplotlib for it); with no backend named, matplotlib finds one by importing pyplot, and
+# the first answer paid for it (~0.35 s CPU). The page draws no plots: name the one Gradio sets.
+os.environ.setdefault("MPLBACKEND", "agg")
 
-import gradio as gr  # (imported after the analytics switch above)
+import gradio as gr  # (imported after the switches above)
 
 log = logging.getLogger(__name__)
 
