@@ -1265,6 +1265,8 @@ def serve(
         kwargs["collection"] = collection
     if llm is not None:
         kwargs["llm"] = llm
+    # Opened here, after Gradio's import, not beside it in a thread: both mostly hold the GIL,
+    # and measured (5 interleaved starts, 2 loaded cores) the thread made the first answer later.
     assistant = Assistant.open(**kwargs)
     app = build_app(assistant, feedback_path=feedback_path, warm_up=True)
     return _launch(app, host, port, auth, block, quiet=False)  # exposure checked above
