@@ -67,9 +67,10 @@ class Assistant:
         return answer.replace(timings_ms={**answer.timings_ms, "total": round((time.perf_counter() - t0) * 1000, 2)})
 
     def stream(self, question: str, history: list[Answer] | None = None) -> Iterator[Answer]:
-        """Partial ``Answer``s with growing text; the last one is final, with citations."""
+        """Partial ``Answer``s with growing text; the last one is final, with citations. The
+        chain's own generator, not ``runnable``: LangChain's runnables are not needed here."""
         question = check_question(question)
-        yield from self.runnable.stream({"question": question, "history": list(history or [])})
+        yield from self.chain.stream(question, list(history or []))
 
 
 def _make_llm(spec: str | None):

@@ -5,11 +5,11 @@
     → features (features.py) → fitted scorer (scoring.py) → answer or abstain (decision.py)
     → lead span (lead.py) → checked citations → Answer
 
-``AnswerChain.answer`` gives the final ``Answer``. ``AnswerChain.runnable`` is the same
-chain as a LangChain Runnable: ``invoke`` returns the final ``Answer``; ``stream`` yields
-``Answer``s whose text grows (the last one carries the citations); ``batch`` answers several
-inputs. Every step is deterministic: ties are broken by ids and offsets, never by iteration
-order.
+``AnswerChain.answer`` gives the final ``Answer``; ``AnswerChain.stream`` yields ``Answer``s
+whose text grows (the last one carries the citations). ``AnswerChain.runnable`` is the same
+chain as a LangChain Runnable over that generator: ``invoke`` returns the final ``Answer``,
+``stream`` the growing ones, ``batch`` answers several inputs. Every step is deterministic:
+ties are broken by ids and offsets, never by iteration order.
 """
 
 from __future__ import annotations
@@ -205,24 +205,27 @@ class AnswerChain:
             else:
                 yield from progressive(final)
 
+    def stream(self, question: str, history: list[Answer] | None = None) -> Iterator[Answer]:
+        """Partial ``Answer``s with growing text; the last one is final, with citations."""
+        if self.llm is not None:  # partial answers as the LLM's checked sentences arrive
+            yield from self._llm_answers(question, history)
+            return
+        yield from progressive(self.answer(question, history))
+
     # --- Runnable --------------------------------------------------------------------
 
     @cached_property
     def runnable(self) -> RunnableGenerator:
         """The chain as a LangChain Runnable over {"question", "history"}. Made on first use:
-        LangChain's runnables (with its tracers) take ~0.7 s to import, which ``answer``
-        (every ``ask``) never needs."""
+        LangChain's runnables (with its tracers) take ~0.7 s to import, which neither ``answer``
+        nor ``stream`` (``ask``, the chat page) needs."""
         from langchain_core.runnables import RunnableGenerator
 
-        return RunnableGenerator(self._stream, name="GroundedAnswer")
+        return RunnableGenerator(self._stream_inputs, name="GroundedAnswer")
 
-    def _stream(self, inputs: Iterator[dict]) -> Iterator[Answer]:
+    def _stream_inputs(self, inputs: Iterator[dict]) -> Iterator[Answer]:
         for item in inputs:
-            if self.llm is not None:  # partial answers as the LLM's checked sentences arrive
-                yield from self._llm_answers(item["question"], item.get("history"))
-                continue
-            final = self.answer(item["question"], item.get("history"))
-            yield from progressive(final)
+            yield from self.stream(item["question"], item.get("history"))
 
 
 def _widened_to_lead(best: cands.Candidate, lead: leads.Lead | None) -> cands.Candidate:

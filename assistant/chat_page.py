@@ -35,8 +35,12 @@ from assistant.config import check_question
 from assistant.errors import UserError
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Gradio runs every event inside a switch of matplotlib's backend to "agg" (it imports
+# matplotlib for it); with no backend named, matplotlib finds one by importing pyplot, and
+# the first answer paid for it (~0.35 s CPU). The page draws no plots: name the one Gradio sets.
+os.environ.setdefault("MPLBACKEND", "agg")
 
-import gradio as gr  # (imported after the analytics switch above)
+import gradio as gr  # (imported after the switches above)
 
 log = logging.getLogger(__name__)
 
@@ -1261,6 +1265,8 @@ def serve(
         kwargs["collection"] = collection
     if llm is not None:
         kwargs["llm"] = llm
+    # Opened here, after Gradio's import, not beside it in a thread: both mostly hold the GIL,
+    # and measured (5 interleaved starts, 2 loaded cores) the thread made the first answer later.
     assistant = Assistant.open(**kwargs)
     app = build_app(assistant, feedback_path=feedback_path, warm_up=True)
     return _launch(app, host, port, auth, block, quiet=False)  # exposure checked above

@@ -187,11 +187,21 @@ def _serve(s: dict, c: dict | None) -> list[str]:
     L: list[str] = []
     L += ["## Chat page: `assistant serve` to the first answer", ""]
     if "first_answer_s" in s:
-        L += [f"Started `assistant serve --index TMP --port P`; the page answered HTTP 200 after {s['page_up_s']:.2f} s; "
-              f"the first answer (endpoint `{s['endpoint']}` through `gradio_client`) arrived "
-              f"{s['first_answer_s']:.2f} s after the start (answer text seen: {s['answer_seen']}). The plain pipeline has "
-              f"no page; its nearest equivalent, a cold answer, takes {c['plain']['wall_s']:.2f} s: ratio "
-              f"{ratio(c['plain']['wall_s'], s['first_answer_s'])}." if c else "", ""]
+        walls = s.get("first_answer_walls")
+        L += ["Started `assistant serve --index TMP --port P`"
+              + (f", {len(walls)} times (medians; first answers {', '.join(f'{w:.2f}' for w in walls)} s)" if walls else "")
+              + f": the page answered HTTP 200 after {s['page_up_s']:.2f} s; the first answer (endpoint "
+              f"`{s['endpoint']}` through `gradio_client`, imported before the clock) arrived "
+              f"{s['first_answer_s']:.2f} s after the start (answer text seen: {s['answer_seen']})."]
+        if "answer_s" in s:
+            L += [f"Of the time from page up to answer, {s['client_s']:.2f} s went to the client reading the page's "
+                  f"config and API and {s['answer_s']:.2f} s to the answer itself. The server process had used "
+                  f"{s['server_cpu_up_s']:.2f} s of CPU (user + system) when the page came up and "
+                  f"{s['server_cpu_s']:.2f} s at the first answer (on a loaded machine, the steadier figure)."]
+        if c:
+            L += [f"The plain pipeline has no page; its nearest equivalent, a cold answer, takes "
+                  f"{c['plain']['wall_s']:.2f} s: ratio {ratio(c['plain']['wall_s'], s['first_answer_s'])}."]
+        L = L[:2] + [" ".join(L[2:]), ""]
     else:
         L += [f"Skipped: {s.get('skipped', 'not run')}.", ""]
     return L

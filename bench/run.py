@@ -33,7 +33,7 @@ from scaling import SIZES, plot, scale, steps
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmarks: assistant vs plain LangChain pipeline.")
     parser.add_argument("--quick", action="store_true", help="3 cold runs, 1 warm pass, scale up to 1,000 docs")
-    parser.add_argument("--runs", type=int, default=None, help="cold runs per pipeline (default 5)")
+    parser.add_argument("--runs", type=int, default=None, help="cold runs per pipeline, and serve runs (default 5)")
     parser.add_argument("--max-docs", type=int, default=None,
                         help=f"largest scale step (default {SIZES[-1]}; 1000 with --quick)")
     parser.add_argument("--sizes", type=_sizes, default=None,
@@ -62,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
             results["imports"] = import_times()
             results["ask_path"] = ask_path_modules(ours)
         if "serve" in phases:
-            log("assistant serve → first answer")
-            results["serve"] = serve_first_answer(ours)
+            log(f"assistant serve → first answer: {runs} runs")
+            results["serve"] = serve_first_answer(ours, runs)
         if "warm" in phases:
             log("warm latency")
             results["warm"] = warm(ours, plain, passes=1 if args.quick else 3)
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
         results["elapsed_min"] = (time.perf_counter() - start) / 60
         _write_json(results, args.out.with_name("results.json"))
-        if any(results.get(k) for k in ("cold", "warm", "ingest", "scale")):
+        if any(results.get(k) for k in ("cold", "serve", "warm", "ingest", "scale")):
             write_results(results, args.out)
             log(f"wrote {args.out}")
     return 0

@@ -156,6 +156,18 @@ def test_runnable_invoke_stream_batch(assistant):
     assert [b.abstained for b in batch] == [False, True]
 
 
+def test_stream_yields_what_the_runnable_streams(assistant):
+    """``Assistant.stream`` (the chat page's) runs the chain's generator without LangChain;
+    the Runnable wraps the same generator: the same partial answers, history included."""
+    first = assistant.ask("Who signed this telegram?")
+    for question, history in (("What did the Judge require?", []), ("When did he send it?", [first])):
+        direct = [p.to_dict() for p in assistant.stream(question, history=history)]
+        wrapped = [p.to_dict() for p in assistant.runnable.stream({"question": question, "history": history})]
+        for d in (*direct, *wrapped):
+            d.pop("timings_ms")
+        assert len(direct) > 3 and direct == wrapped
+
+
 def test_langchain_retriever_returns_the_searched_chunks_in_order(assistant):
     """``as_retriever()`` (a LangChain BaseRetriever) gives the chunks the answer is built
     from: the plain hybrid search's, in its order, with their ranks."""

@@ -69,6 +69,35 @@ def test_a_cold_ask_answers_without_the_heavy_libraries_it_does_not_need(ingeste
     assert not loaded, f"a cold ask imported {loaded}"
 
 
+# The chat page's first answer goes through ``Assistant.stream`` (the chain's own generator):
+# LangChain's runnables and tracers (~0.7 s to import) stay off it, as off an ask.
+NOT_ON_THE_PAGE_ANSWER_PATH = ("langchain_core", "langsmith", "assistant.llm", "assistant.generative",
+                               "assistant.grounding", "assistant.langchain_retriever")
+
+PAGE_ANSWER_AND_LIST_MODULES = """
+import json, sys
+from assistant import Assistant
+from assistant.chat_page import _Answerer, build_app
+question, index, feedback = sys.argv[1:4]
+assistant = Assistant.open(index=index)
+build_app(assistant, feedback_path=feedback, stream_delay=0)
+print(list(_Answerer(assistant, stream_delay=0).stream(question, []))[-1].answer)
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_the_chat_pages_first_answer_does_without_langchain(ingested, tmp_path):
+    proc = subprocess.run([sys.executable, "-c", PAGE_ANSWER_AND_LIST_MODULES, "What did the Judge require?",
+                           str(ingested), str(tmp_path / "feedback.jsonl")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    *answer, modules = proc.stdout.strip().splitlines()
+    assert "[1]" in "\n".join(answer)  # it answered, with a citation
+    assert {"gradio", "onnxruntime", "assistant.keyword_store"} <= set(json.loads(modules))
+    loaded = sorted(m for m in NOT_ON_THE_PAGE_ANSWER_PATH if m in json.loads(modules))
+    assert not loaded, f"the chat page's first answer imported {loaded}"
+
+
 def test_the_shortcut_still_checks_the_timeout_setting(monkeypatch):
     from assistant.api import _make_llm
     from assistant.errors import UserError
