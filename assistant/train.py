@@ -325,7 +325,8 @@ def evaluate(groups: list[Group], scores_of, confidence_of, threshold: float, ma
 
 def calibrate(dev: list[Group], scores_of, confidence_of, margin: float = 0.0) -> float:
     """The abstention threshold: among those whose dev false-refusal rate stays within
-    ``MAX_FALSE_REFUSALS`` in every set, the one with the fewest wrong outcomes on dev — right answers plus
+    ``MAX_FALSE_REFUSALS`` in every set (questions refused whatever the threshold, as the eval
+    counts them, included), the one with the fewest wrong outcomes on dev — right answers plus
     right abstentions minus wrong answers (an unanswerable question answered, or a wrong
     candidate quoted) — the highest on a tie."""
     # The false-refusal cap holds for each set on its own: pooled, the large corpus set could
